@@ -1,0 +1,82 @@
+#pragma once
+// A bank account: open, deposit, withdraw (refused on insufficient funds),
+// close. Amounts are integer cents.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <variant>
+
+#include "cafes/domain/aggregate.hpp"
+
+namespace cafes::bank {
+
+// -- events (past tense) ------------------------------------------------------
+
+struct opened {
+  static constexpr std::string_view type_name = "bank.opened";
+  std::string owner;
+  auto fields() const { return std::tie(owner); }
+};
+
+struct deposited {
+  static constexpr std::string_view type_name = "bank.deposited";
+  std::int64_t amount = 0;
+  auto fields() const { return std::tie(amount); }
+};
+
+struct withdrawn {
+  static constexpr std::string_view type_name = "bank.withdrawn";
+  std::int64_t amount = 0;
+  auto fields() const { return std::tie(amount); }
+};
+
+struct closed {
+  static constexpr std::string_view type_name = "bank.closed";
+  auto fields() const { return std::tie(); }
+};
+
+// -- commands -----------------------------------------------------------------
+
+struct open {
+  std::string owner;
+};
+
+struct deposit {
+  std::int64_t amount = 0;
+};
+
+struct withdraw {
+  std::int64_t amount = 0;
+};
+
+struct close {};
+
+// -- the aggregate -----------------------------------------------------------
+
+struct state {
+  bool is_open = false;
+  bool is_closed = false;
+  std::string owner;
+  std::int64_t balance = 0;
+};
+
+struct account {
+  static constexpr std::string_view name = "bank_account";
+  using state = bank::state;
+  using command = std::variant<open, deposit, withdraw, close>;
+  using event = std::variant<opened, deposited, withdrawn, closed>;
+
+  /// Rules: open once, with an owner; amounts must be positive; a withdrawal
+  /// may not exceed the balance; only an account with a zero balance can be
+  /// closed; nothing happens to a closed account. A command other than open on
+  /// an account never opened gives `ec::not_found`; every other refusal
+  /// `ec::rejected` with the reason.
+  static decision<event> decide(const state& current, const command& cmd);
+
+  /// Applies one event; no rules.
+  static state evolve(state current, const event& ev);
+};
+
+} // namespace cafes::bank

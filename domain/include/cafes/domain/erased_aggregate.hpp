@@ -1,0 +1,96 @@
+#pragma once
+// A type-erased view of an aggregate, so that one compiled entity actor serves
+// every aggregate. Users never implement this: `erase<A>()` adapts any type
+// that satisfies the `aggregate` concept.
+
+#include <any>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "cafes/domain/aggregate.hpp"
+
+namespace cafes {
+
+class erased_aggregate {
+public:
+  virtual ~erased_aggregate() = default;
+
+  /// Returns the aggregate's name (for logs and error texts).
+  virtual std::string_view name() const = 0;
+
+  /// Returns the state of an entity with no events (holds `A::state`).
+  virtual std::any initial_state() const = 0;
+
+  /// Runs `A::decide`. `state` holds `A::state` and `command` holds
+  /// `A::command`. Returns the events (each holding `A::event`). Errors:
+  /// whatever `decide` returns; `ec::invalid_argument` when `command` does not
+  /// hold this aggregate's command type.
+  virtual result<std::vector<std::any>>
+  decide(const std::any& state, const std::any& command) const = 0;
+
+  /// Applies one event (holding `A::event`) to `state` in place.
+  virtual void evolve(std::any& state, const std::any& event) const = 0;
+
+  /// Returns the stored form of one event (holding `A::event`).
+  virtual encoded_event encode(const std::any& event) const = 0;
+
+  /// Decodes a stored record. Errors: `ec::decode_failure`.
+  virtual result<std::any> decode(const event_record& record) const = 0;
+};
+
+template <aggregate A>
+class erased_aggregate_impl final : public erased_aggregate {
+public:
+  using state_type = typename A::state;
+  using command_type = typename A::command;
+  using event_type = typename A::event;
+
+  std::string_view name() const override { return A::name; }
+
+  std::any initial_state() const override { return state_type{}; }
+
+  result<std::vector<std::any>> decide(const std::any& state,
+                                       const std::any& command) const override {
+    const auto* typed_command = std::any_cast<command_type>(&command);
+    if (typed_command == nullptr)
+      return failure::make(ec::invalid_argument,
+                           "command is not a command of aggregate '"
+                             + std::string{A::name} + "'");
+    auto events = A::decide(std::any_cast<const state_type&>(state),
+                            *typed_command);
+    if (!events)
+      return std::move(events).error();
+    std::vector<std::any> out;
+    out.reserve(events->size());
+    for (auto& event : *events)
+      out.emplace_back(std::move(event));
+    return out;
+  }
+
+  void evolve(std::any& state, const std::any& event) const override {
+    auto& typed_state = std::any_cast<state_type&>(state);
+    typed_state = A::evolve(std::move(typed_state),
+                            std::any_cast<const event_type&>(event));
+  }
+
+  encoded_event encode(const std::any& event) const override {
+    return cafes::encode(std::any_cast<const event_type&>(event));
+  }
+
+  result<std::any> decode(const event_record& record) const override {
+    auto decoded = cafes::decode<event_type>(record);
+    if (!decoded)
+      return std::move(decoded).error();
+    return std::any{std::move(*decoded)};
+  }
+};
+
+/// Returns the shared type-erased view of aggregate `A`.
+template <aggregate A>
+std::shared_ptr<const erased_aggregate> erase() {
+  static const auto instance = std::make_shared<erased_aggregate_impl<A>>();
+  return instance;
+}
+
+} // namespace cafes

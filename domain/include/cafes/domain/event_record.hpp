@@ -1,0 +1,33 @@
+#pragma once
+// The stored form of one event: what every store persists and returns.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cafes/domain/uuid.hpp"
+
+namespace cafes {
+
+/// One event of one entity, as stored. Versions of an entity start at 1 and
+/// have no gaps; an entity's version is the version of its last event.
+struct event_record {
+  entity_id entity;
+  /// Position in the entity's history; assigned by the store on append.
+  std::uint64_t version = 0;
+  /// Unique id of this event (random UUID chosen by the writer).
+  event_id id;
+  /// The event type's name, for example "bank.deposited"; selects the decoder.
+  std::string type;
+  /// The encoded event (see codec.hpp).
+  std::vector<std::uint8_t> payload;
+  /// Wall-clock time the event was decided, in nanoseconds since the Unix epoch.
+  std::int64_t timestamp_ns = 0;
+
+  friend bool operator==(const event_record&, const event_record&) = default;
+};
+
+/// Returns the current wall-clock time in nanoseconds since the Unix epoch.
+std::int64_t now_ns();
+
+} // namespace cafes

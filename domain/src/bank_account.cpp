@@ -1,0 +1,63 @@
+#include "cafes/domain/bank_account.hpp"
+
+#include "cafes/domain/overloaded.hpp"
+
+namespace cafes::bank {
+
+decision<account::event> account::decide(const state& current,
+                                         const command& cmd) {
+  using events = std::vector<event>;
+  if (!std::holds_alternative<open>(cmd)) {
+    if (!current.is_open)
+      return does_not_exist("bank account");
+    if (current.is_closed)
+      return reject("bank account is closed");
+  }
+  return std::visit(
+    overloaded{
+      [&](const open& c) -> decision<event> {
+        if (current.is_open)
+          return reject("bank account is already open");
+        if (c.owner.empty())
+          return reject("an account needs an owner");
+        return events{opened{c.owner}};
+      },
+      [&](const deposit& c) -> decision<event> {
+        if (c.amount <= 0)
+          return reject("deposit amount must be positive");
+        return events{deposited{c.amount}};
+      },
+      [&](const withdraw& c) -> decision<event> {
+        if (c.amount <= 0)
+          return reject("withdrawal amount must be positive");
+        if (c.amount > current.balance)
+          return reject("insufficient funds: balance "
+                        + std::to_string(current.balance) + ", requested "
+                        + std::to_string(c.amount));
+        return events{withdrawn{c.amount}};
+      },
+      [&](const close&) -> decision<event> {
+        if (current.balance != 0)
+          return reject("cannot close an account with balance "
+                        + std::to_string(current.balance));
+        return events{closed{}};
+      },
+    },
+    cmd);
+}
+
+state account::evolve(state current, const event& ev) {
+  std::visit(overloaded{
+               [&](const opened& e) {
+                 current.is_open = true;
+                 current.owner = e.owner;
+               },
+               [&](const deposited& e) { current.balance += e.amount; },
+               [&](const withdrawn& e) { current.balance -= e.amount; },
+               [&](const closed&) { current.is_closed = true; },
+             },
+             ev);
+  return current;
+}
+
+} // namespace cafes::bank

@@ -1,0 +1,65 @@
+#pragma once
+// The one interface every store implements, and the contract it keeps.
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "cafes/domain/event_record.hpp"
+#include "cafes/domain/result.hpp"
+
+namespace cafes {
+
+/// The highest version; `read(id, 1, last_version)` reads a whole history.
+inline constexpr std::uint64_t last_version
+  = std::numeric_limits<std::uint64_t>::max();
+
+/// One conditional append.
+struct append_request {
+  entity_id entity;
+  /// The entity's version the writer saw; 0 means the entity must not exist.
+  std::uint64_t expected_version = 0;
+  /// Events to store at versions expected_version+1, +2, ... The store sets
+  /// each record's `entity` and `version`; `id`, `type`, `payload` and
+  /// `timestamp_ns` are stored as given.
+  std::vector<event_record> events;
+};
+
+/// A store of event histories. Implementations are safe to call from many
+/// threads at once.
+class event_store {
+public:
+  virtual ~event_store() = default;
+
+  /// Appends all of `request.events` or none. Returns the entity's new version
+  /// (expected_version + number of events).
+  /// Errors:
+  /// - `ec::conflict` when the entity's version is not `expected_version`
+  ///   (carrying expected and actual version); nothing is written.
+  /// - `ec::invalid_argument` when `events` is empty; nothing is written.
+  /// - `ec::storage_failure` when the store could not write; nothing is written.
+  virtual result<std::uint64_t> append(const append_request& request) = 0;
+
+  /// Group commit: runs every request's own conditional check, then makes all
+  /// the accepted ones durable together (one write, one sync when durable).
+  /// Returns one result per request, in order, each as `append` would. A
+  /// refused request never affects the others; requests for one entity see
+  /// the effects of earlier requests in the same batch.
+  virtual std::vector<result<std::uint64_t>>
+  append_batch(std::span<const append_request> requests) = 0;
+
+  /// Returns the entity's events with `from <= version <= to`, in version
+  /// order (empty for an unknown entity or an empty range).
+  /// Errors: `ec::decode_failure` for a corrupt stored record (naming the
+  /// entity and version); `ec::storage_failure` when the store cannot read.
+  virtual result<std::vector<event_record>>
+  read(const entity_id& entity, std::uint64_t from = 1,
+       std::uint64_t to = last_version) = 0;
+
+  /// Returns the entity's current version; 0 when it has no events.
+  /// Errors: `ec::storage_failure`, `ec::decode_failure`.
+  virtual result<std::uint64_t> head(const entity_id& entity) = 0;
+};
+
+} // namespace cafes

@@ -1,0 +1,29 @@
+#pragma once
+// An in-memory store for tests: the same contract, nothing durable.
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "cafes/storage/event_store.hpp"
+
+namespace cafes {
+
+class memory_store final : public event_store {
+public:
+  result<std::uint64_t> append(const append_request& request) override;
+  std::vector<result<std::uint64_t>>
+  append_batch(std::span<const append_request> requests) override;
+  result<std::vector<event_record>> read(const entity_id& entity,
+                                         std::uint64_t from = 1,
+                                         std::uint64_t to = last_version) override;
+  result<std::uint64_t> head(const entity_id& entity) override;
+
+private:
+  result<std::uint64_t> append_locked(const append_request& request);
+
+  std::mutex mutex_;
+  std::unordered_map<entity_id, std::vector<event_record>> streams_;
+};
+
+} // namespace cafes

@@ -1,0 +1,66 @@
+#include "cafes/storage/memory_store.hpp"
+
+#include <algorithm>
+
+namespace cafes {
+
+result<std::uint64_t> memory_store::append_locked(const append_request& request) {
+  if (request.events.empty())
+    return failure::make(ec::invalid_argument,
+                         "append to entity " + to_string(request.entity)
+                           + " has no events");
+  auto& stream = streams_[request.entity];
+  auto actual = static_cast<std::uint64_t>(stream.size());
+  if (actual != request.expected_version) {
+    if (stream.empty())
+      streams_.erase(request.entity);
+    return failure::conflict(request.entity, request.expected_version, actual);
+  }
+  for (const auto& event : request.events) {
+    auto& stored = stream.emplace_back(event);
+    stored.entity = request.entity;
+    stored.version = static_cast<std::uint64_t>(stream.size());
+  }
+  return static_cast<std::uint64_t>(stream.size());
+}
+
+result<std::uint64_t> memory_store::append(const append_request& request) {
+  std::lock_guard guard{mutex_};
+  return append_locked(request);
+}
+
+std::vector<result<std::uint64_t>>
+memory_store::append_batch(std::span<const append_request> requests) {
+  std::lock_guard guard{mutex_};
+  std::vector<result<std::uint64_t>> results;
+  results.reserve(requests.size());
+  for (const auto& request : requests)
+    results.push_back(append_locked(request));
+  return results;
+}
+
+result<std::vector<event_record>>
+memory_store::read(const entity_id& entity, std::uint64_t from,
+                   std::uint64_t to) {
+  std::lock_guard guard{mutex_};
+  std::vector<event_record> out;
+  auto found = streams_.find(entity);
+  if (found == streams_.end())
+    return out;
+  const auto& stream = found->second;
+  from = std::max<std::uint64_t>(from, 1);
+  to = std::min<std::uint64_t>(to, stream.size());
+  for (auto version = from; version <= to; ++version)
+    out.push_back(stream[version - 1]);
+  return out;
+}
+
+result<std::uint64_t> memory_store::head(const entity_id& entity) {
+  std::lock_guard guard{mutex_};
+  auto found = streams_.find(entity);
+  return found == streams_.end()
+           ? std::uint64_t{0}
+           : static_cast<std::uint64_t>(found->second.size());
+}
+
+} // namespace cafes

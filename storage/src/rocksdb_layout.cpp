@@ -1,0 +1,92 @@
+#include "cafes/storage/rocksdb_layout.hpp"
+
+#include "cafes/domain/bytes.hpp"
+
+namespace cafes::rocksdb_layout {
+
+namespace {
+
+void append_big_endian(std::string& out, std::uint64_t value) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>(value >> shift));
+}
+
+std::string prefixed_entity(char prefix, const entity_id& entity, std::size_t extra) {
+  std::string key;
+  key.reserve(17 + extra);
+  key.push_back(prefix);
+  append_big_endian(key, entity.high);
+  append_big_endian(key, entity.low);
+  return key;
+}
+
+} // namespace
+
+std::string event_key(const entity_id& entity, std::uint64_t version) {
+  auto key = prefixed_entity(event_prefix, entity, 8);
+  append_big_endian(key, version);
+  return key;
+}
+
+std::string event_key_prefix(const entity_id& entity) {
+  return prefixed_entity(event_prefix, entity, 0);
+}
+
+std::string head_key(const entity_id& entity) {
+  return prefixed_entity(head_prefix, entity, 0);
+}
+
+std::string encode_version(std::uint64_t version) {
+  std::string out;
+  append_big_endian(out, version);
+  return out;
+}
+
+bool decode_version(std::string_view bytes, std::uint64_t& version) {
+  if (bytes.size() != 8)
+    return false;
+  version = 0;
+  for (char c : bytes)
+    version = (version << 8) | static_cast<std::uint8_t>(c);
+  return true;
+}
+
+std::string encode_event_value(const event_record& record) {
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(1 + 16 + 8 + 4 + record.type.size() + record.payload.size());
+  byte_writer writer{bytes};
+  writer.write(event_format);
+  writer.write(record.id);
+  writer.write(record.timestamp_ns);
+  writer.write(record.type);
+  writer.write_raw(record.payload.data(), record.payload.size());
+  return std::string{bytes.begin(), bytes.end()};
+}
+
+result<event_record> decode_event_value(const entity_id& entity,
+                                        std::uint64_t version,
+                                        std::string_view value) {
+  event_record record;
+  record.entity = entity;
+  record.version = version;
+  byte_reader reader{reinterpret_cast<const std::uint8_t*>(value.data()),
+                     value.size()};
+  std::uint8_t format = 0;
+  auto fail = [&](std::string_view why) {
+    return failure::make(ec::decode_failure,
+                         "corrupt record of entity " + to_string(entity)
+                           + " at version " + std::to_string(version) + ": "
+                           + std::string{why});
+  };
+  if (!reader.read(format))
+    return fail("empty value");
+  if (format != event_format)
+    return fail("unknown record format " + std::to_string(format));
+  if (!reader.read(record.id) || !reader.read(record.timestamp_ns)
+      || !reader.read(record.type))
+    return fail("truncated header");
+  record.payload = reader.read_rest();
+  return record;
+}
+
+} // namespace cafes::rocksdb_layout

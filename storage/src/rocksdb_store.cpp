@@ -1,0 +1,271 @@
+#include "cafes/storage/rocksdb_store.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/utilities/transaction.h>
+#include <rocksdb/utilities/transaction_db.h>
+
+#include "cafes/storage/rocksdb_layout.hpp"
+
+namespace cafes {
+
+namespace layout = rocksdb_layout;
+
+namespace {
+
+/// The one place where rocksdb::Status becomes a cafes failure.
+failure translate(const rocksdb::Status& status, const std::string& context) {
+  auto code = ec::storage_failure;
+  std::string reason = status.ToString();
+  if (status.IsTimedOut() || status.IsBusy() || status.IsTryAgain()) {
+    code = ec::timeout;
+  } else if (status.IsNoSpace()) {
+    reason = "disk full (" + reason + ")";
+  } else if (status.IsCorruption()) {
+    code = ec::decode_failure;
+  }
+  return failure::make(code, context + ": " + reason);
+}
+
+bool is_lock_contention(const rocksdb::Status& status) {
+  return status.IsTimedOut() || status.IsBusy() || status.IsTryAgain()
+         || status.IsDeadlock();
+}
+
+} // namespace
+
+struct rocksdb_store::impl {
+  rocksdb_options options;
+  std::unique_ptr<rocksdb::Env> memory_env; // outlives db
+  std::unique_ptr<rocksdb::TransactionDB> db;
+  rocksdb::WriteOptions write_options;
+  rocksdb::TransactionOptions transaction_options;
+
+  enum class step { accepted, refused, contended };
+
+  /// Runs one request's conditional check and writes inside `txn`.
+  step stage(rocksdb::Transaction& txn, const append_request& request,
+             result<std::uint64_t>& out) {
+    if (request.events.empty()) {
+      out = failure::make(ec::invalid_argument,
+                          "append to entity " + to_string(request.entity)
+                            + " has no events");
+      return step::refused;
+    }
+    txn.SetSavePoint();
+    auto refuse = [&](const rocksdb::Status& status) {
+      txn.RollbackToSavePoint().PermitUncheckedError();
+      if (is_lock_contention(status))
+        return step::contended;
+      out = translate(status, "append to entity " + to_string(request.entity));
+      return step::refused;
+    };
+    std::string head_value;
+    auto status = txn.GetForUpdate(rocksdb::ReadOptions{},
+                                   layout::head_key(request.entity), &head_value);
+    std::uint64_t actual = 0;
+    if (status.ok()) {
+      if (!layout::decode_version(head_value, actual)) {
+        txn.RollbackToSavePoint().PermitUncheckedError();
+        out = failure::make(ec::decode_failure,
+                            "corrupt head record of entity "
+                              + to_string(request.entity));
+        return step::refused;
+      }
+    } else if (!status.IsNotFound()) {
+      return refuse(status);
+    }
+    if (actual != request.expected_version) {
+      txn.PopSavePoint().PermitUncheckedError();
+      out = failure::conflict(request.entity, request.expected_version, actual);
+      return step::refused;
+    }
+    auto version = actual;
+    for (const auto& event : request.events) {
+      ++version;
+      // The head lock makes these keys ours: no per-key check is needed.
+      status = txn.Put(layout::event_key(request.entity, version),
+                       layout::encode_event_value(event));
+      if (!status.ok())
+        return refuse(status);
+    }
+    status = txn.Put(layout::head_key(request.entity),
+                     layout::encode_version(version));
+    if (!status.ok())
+      return refuse(status);
+    txn.PopSavePoint().PermitUncheckedError();
+    out = version;
+    return step::accepted;
+  }
+
+  /// Stages `indices` of `requests` in one transaction and commits it.
+  /// Returns the indices that met lock contention and should be retried.
+  std::vector<std::size_t> commit_once(std::span<const append_request> requests,
+                                       const std::vector<std::size_t>& indices,
+                                       std::vector<result<std::uint64_t>>& out) {
+    std::unique_ptr<rocksdb::Transaction> txn{
+      db->BeginTransaction(write_options, transaction_options)};
+    std::vector<std::size_t> accepted;
+    std::vector<std::size_t> contended;
+    for (auto index : indices) {
+      switch (stage(*txn, requests[index], out[index])) {
+        case step::accepted: accepted.push_back(index); break;
+        case step::contended: contended.push_back(index); break;
+        case step::refused: break;
+      }
+    }
+    if (accepted.empty()) {
+      txn->Rollback().PermitUncheckedError();
+      return contended;
+    }
+    auto status = txn->Commit();
+    if (!status.ok()) {
+      auto error = translate(status, "commit of " + std::to_string(accepted.size())
+                                       + " appends");
+      for (auto index : accepted)
+        out[index] = error;
+    }
+    return contended;
+  }
+};
+
+rocksdb_store::rocksdb_store(std::unique_ptr<impl> state)
+  : impl_(std::move(state)) {}
+
+rocksdb_store::~rocksdb_store() {
+  if (impl_ && impl_->db) {
+    // Make un-synced but acknowledged writes durable before closing.
+    impl_->db->FlushWAL(true).PermitUncheckedError();
+    impl_->db->Close().PermitUncheckedError();
+  }
+}
+
+const rocksdb_options& rocksdb_store::options() const noexcept {
+  return impl_->options;
+}
+
+result<std::unique_ptr<rocksdb_store>>
+rocksdb_store::open(const rocksdb_options& options) {
+  auto state = std::make_unique<impl>();
+  state->options = options;
+  std::string path = options.path;
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  // Debian's build logs at DEBUG unless told otherwise.
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 2;
+  db_options.max_background_jobs = 2;
+  if (options.in_memory) {
+    state->memory_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    db_options.env = state->memory_env.get();
+    if (path.empty())
+      path = "/cafes-in-memory";
+  } else if (path.empty()) {
+    return failure::make(ec::invalid_argument,
+                         "a RocksDB store needs a path (or in_memory)");
+  }
+  rocksdb::BlockBasedTableOptions table;
+  // Appends probe keys that usually do not exist: a bloom filter pays.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+
+  rocksdb::TransactionDBOptions txn_db_options;
+  txn_db_options.transaction_lock_timeout = options.lock_timeout.count();
+  rocksdb::TransactionDB* raw = nullptr;
+  auto status = rocksdb::TransactionDB::Open(db_options, txn_db_options, path, &raw);
+  if (!status.ok())
+    return failure::make(ec::storage_unavailable,
+                         "cannot open database at '" + path
+                           + "': " + status.ToString());
+  state->db.reset(raw);
+  state->write_options.sync = options.sync;
+  state->transaction_options.lock_timeout = options.lock_timeout.count();
+  state->transaction_options.deadlock_detect = true;
+  return std::unique_ptr<rocksdb_store>{new rocksdb_store(std::move(state))};
+}
+
+result<std::uint64_t> rocksdb_store::append(const append_request& request) {
+  return std::move(append_batch(std::span{&request, 1}).front());
+}
+
+std::vector<result<std::uint64_t>>
+rocksdb_store::append_batch(std::span<const append_request> requests) {
+  std::vector<result<std::uint64_t>> out(
+    requests.size(), result<std::uint64_t>{std::uint64_t{0}});
+  // Lock head keys in one global order (by entity, stable within an entity)
+  // so that concurrent batches over one database never deadlock.
+  std::vector<std::size_t> pending(requests.size());
+  std::iota(pending.begin(), pending.end(), std::size_t{0});
+  std::stable_sort(pending.begin(), pending.end(), [&](auto lhs, auto rhs) {
+    return requests[lhs].entity < requests[rhs].entity;
+  });
+  for (int attempt = 0; !pending.empty(); ++attempt) {
+    pending = impl_->commit_once(requests, pending, out);
+    if (attempt >= impl_->options.lock_retries) {
+      for (auto index : pending)
+        out[index] = failure::make(
+          ec::timeout, "append to entity " + to_string(requests[index].entity)
+                         + ": lock wait timed out "
+                         + std::to_string(attempt + 1) + " times");
+      break;
+    }
+  }
+  return out;
+}
+
+result<std::vector<event_record>>
+rocksdb_store::read(const entity_id& entity, std::uint64_t from,
+                    std::uint64_t to) {
+  std::vector<event_record> out;
+  from = std::max<std::uint64_t>(from, 1);
+  if (from > to)
+    return out;
+  const auto prefix = layout::event_key_prefix(entity);
+  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(rocksdb::ReadOptions{})};
+  auto expected_version = from;
+  for (it->Seek(layout::event_key(entity, from)); it->Valid(); it->Next()) {
+    auto key = it->key().ToStringView();
+    if (key.size() != prefix.size() + 8 || key.substr(0, prefix.size()) != prefix)
+      break;
+    std::uint64_t version = 0;
+    layout::decode_version(key.substr(prefix.size()), version);
+    if (version > to)
+      break;
+    if (version != expected_version)
+      return failure::make(ec::decode_failure,
+                           "history of entity " + to_string(entity)
+                             + " has a gap: version " + std::to_string(version)
+                             + " where " + std::to_string(expected_version)
+                             + " was expected");
+    auto record = layout::decode_event_value(entity, version, it->value().ToStringView());
+    if (!record)
+      return std::move(record).error();
+    out.push_back(std::move(*record));
+    ++expected_version;
+  }
+  if (!it->status().ok())
+    return translate(it->status(), "read of entity " + to_string(entity));
+  return out;
+}
+
+result<std::uint64_t> rocksdb_store::head(const entity_id& entity) {
+  std::string value;
+  auto status = impl_->db->Get(rocksdb::ReadOptions{}, layout::head_key(entity), &value);
+  if (status.IsNotFound())
+    return std::uint64_t{0};
+  if (!status.ok())
+    return translate(status, "head of entity " + to_string(entity));
+  std::uint64_t version = 0;
+  if (!layout::decode_version(value, version))
+    return failure::make(ec::decode_failure,
+                         "corrupt head record of entity " + to_string(entity));
+  return version;
+}
+
+} // namespace cafes

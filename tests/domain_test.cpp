@@ -1,0 +1,175 @@
+// Domain: ids, the codec, and the rules of the example and bank aggregates.
+
+#include <catch2/catch.hpp>
+
+#include "cafes/domain/bank_account.hpp"
+#include "cafes/domain/codec.hpp"
+#include "cafes/domain/erased_aggregate.hpp"
+#include "cafes/domain/example.hpp"
+
+using namespace cafes;
+
+namespace {
+
+template <class A>
+typename A::state given(std::vector<typename A::event> history) {
+  return fold<A>(history);
+}
+
+event_record record_of(const encoded_event& encoded) {
+  event_record record;
+  record.entity = uuid::random();
+  record.version = 7;
+  record.type = encoded.type;
+  record.payload = encoded.payload;
+  return record;
+}
+
+} // namespace
+
+TEST_CASE("uuid text form round-trips and rejects malformed text", "[domain]") {
+  auto id = uuid::random();
+  auto text = to_string(id);
+  REQUIRE(text.size() == 36);
+  CHECK(text[14] == '4'); // version 4
+  CHECK(uuid::parse(text) == id);
+  CHECK(uuid::parse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8")
+        == uuid::parse("6ba7b810-9dad-11d1-80b4-00c04fd430c8"));
+  CHECK_FALSE(uuid::parse("6ba7b810-9dad-11d1-80b4-00c04fd430c"));
+  CHECK_FALSE(uuid::parse("6ba7b810x9dad-11d1-80b4-00c04fd430c8"));
+  CHECK_FALSE(uuid::parse("6ba7b810-9dad-11d1-80b4-00c04fd430cg"));
+  CHECK(uuid::random() != uuid::random());
+}
+
+TEST_CASE("codec round-trips every event field", "[domain]") {
+  bank::account::event original = bank::withdrawn{-42'000'000'000};
+  auto decoded = decode<bank::account::event>(record_of(encode(original)));
+  REQUIRE(decoded.ok());
+  REQUIRE(std::holds_alternative<bank::withdrawn>(*decoded));
+  CHECK(std::get<bank::withdrawn>(*decoded).amount == -42'000'000'000);
+
+  example::entity::event changed = example::attribute_changed{"foo", "bär"};
+  auto encoded = encode(changed);
+  CHECK(encoded.type == "example.attribute_changed");
+  auto back = decode<example::entity::event>(record_of(encoded));
+  REQUIRE(back.ok());
+  CHECK(std::get<example::attribute_changed>(*back).value == "bär");
+
+  auto empty = decode<example::entity::event>(
+    record_of(encode(example::entity::event{example::discarded{}})));
+  REQUIRE(empty.ok());
+  CHECK(std::holds_alternative<example::discarded>(*empty));
+}
+
+TEST_CASE("codec names entity and version on bytes it cannot decode", "[domain]") {
+  auto record = record_of(encode(example::entity::event{example::created{"bar1"}}));
+  SECTION("truncated payload") {
+    record.payload.pop_back();
+    auto decoded = decode<example::entity::event>(record);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == ec::decode_failure);
+    CHECK_THAT(decoded.error().message, Catch::Contains(to_string(record.entity))
+                                          && Catch::Contains("version 7"));
+  }
+  SECTION("trailing bytes") {
+    record.payload.push_back(0);
+    auto decoded = decode<example::entity::event>(record);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK_THAT(decoded.error().message, Catch::Contains("trailing"));
+  }
+  SECTION("unknown type") {
+    record.type = "example.renamed";
+    auto decoded = decode<example::entity::event>(record);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.error().code == ec::decode_failure);
+    CHECK_THAT(decoded.error().message, Catch::Contains("example.renamed"));
+  }
+  SECTION("length field larger than the payload") {
+    record.payload = {0xFF, 0xFF, 0xFF, 0x7F, 'x'};
+    CHECK_FALSE(decode<example::entity::event>(record).ok());
+  }
+}
+
+TEST_CASE("example entity: create, change, discard", "[domain]") {
+  using example::entity;
+  SECTION("given nothing, when created, then foo is set") {
+    auto events = entity::decide({}, example::create{"bar1"});
+    REQUIRE(events.ok());
+    CHECK(fold<entity>(*events).foo == "bar1");
+  }
+  SECTION("given nothing, when changed, then not found") {
+    auto events = entity::decide({}, example::change_foo{"bar2"});
+    REQUIRE_FALSE(events.ok());
+    CHECK(events.error().code == ec::not_found);
+  }
+  SECTION("given created, when changed, then the attribute changes") {
+    auto state = given<entity>({example::created{"bar1"}});
+    auto events = entity::decide(state, example::change_foo{"bar2"});
+    REQUIRE(events.ok());
+    REQUIRE(events->size() == 1);
+    CHECK(entity::evolve(state, events->front()).foo == "bar2");
+  }
+  SECTION("given created, when created again, then rejected") {
+    auto state = given<entity>({example::created{"bar1"}});
+    CHECK(entity::decide(state, example::create{"x"}).error().code == ec::rejected);
+  }
+  SECTION("given discarded, when changed or discarded, then rejected") {
+    auto state = given<entity>({example::created{"bar1"}, example::discarded{}});
+    CHECK(state.discarded);
+    CHECK(entity::decide(state, example::change_foo{"x"}).error().code == ec::rejected);
+    CHECK(entity::decide(state, example::discard{}).error().code == ec::rejected);
+  }
+}
+
+TEST_CASE("bank account: deposits, withdrawals and closing", "[domain]") {
+  using bank::account;
+  auto opened = given<account>({bank::opened{"ada"}, bank::deposited{100}});
+  REQUIRE(opened.balance == 100);
+  SECTION("a withdrawal within the balance is accepted") {
+    auto events = account::decide(opened, bank::withdraw{60});
+    REQUIRE(events.ok());
+    CHECK(account::evolve(opened, events->front()).balance == 40);
+  }
+  SECTION("insufficient funds are rejected with the figures") {
+    auto events = account::decide(opened, bank::withdraw{101});
+    REQUIRE_FALSE(events.ok());
+    CHECK(events.error().code == ec::rejected);
+    CHECK_THAT(events.error().message, Catch::Contains("insufficient funds")
+                                         && Catch::Contains("101"));
+  }
+  SECTION("non-positive amounts are rejected") {
+    CHECK(account::decide(opened, bank::deposit{0}).error().code == ec::rejected);
+    CHECK(account::decide(opened, bank::withdraw{-5}).error().code == ec::rejected);
+  }
+  SECTION("an account with money cannot be closed; an empty one can") {
+    CHECK(account::decide(opened, bank::close{}).error().code == ec::rejected);
+    auto empty = given<account>({bank::opened{"ada"}});
+    auto events = account::decide(empty, bank::close{});
+    REQUIRE(events.ok());
+    auto closed = account::evolve(empty, events->front());
+    CHECK(account::decide(closed, bank::deposit{5}).error().code == ec::rejected);
+  }
+  SECTION("an account never opened is not found") {
+    CHECK(account::decide({}, bank::deposit{5}).error().code == ec::not_found);
+    CHECK(account::decide(opened, bank::open{"bob"}).error().code == ec::rejected);
+    CHECK(account::decide({}, bank::open{""}).error().code == ec::rejected);
+  }
+}
+
+TEST_CASE("erased aggregate adapts decide, evolve and the codec", "[domain]") {
+  auto erased = erase<bank::account>();
+  auto state = erased->initial_state();
+  auto events = erased->decide(state, bank::account::command{bank::open{"ada"}});
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  erased->evolve(state, events->front());
+  CHECK(std::any_cast<const bank::state&>(state).owner == "ada");
+  auto record = record_of(erased->encode(events->front()));
+  auto decoded = erased->decode(record);
+  REQUIRE(decoded.ok());
+  CHECK(std::get<bank::opened>(std::any_cast<bank::account::event>(*decoded)).owner
+        == "ada");
+  auto wrong = erased->decide(state, example::entity::command{example::discard{}});
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code == ec::invalid_argument);
+}

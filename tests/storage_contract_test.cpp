@@ -1,0 +1,220 @@
+// The storage contract: every store passes the same suite.
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+
+#include "store_fixtures.hpp"
+
+using namespace cafes;
+using namespace cafes::testing;
+
+#define STORES memory_fixture, rocksdb_memory_fixture, rocksdb_disk_fixture
+
+TEMPLATE_TEST_CASE("append at the head succeeds", "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  CHECK(*store.head(entity) == 0);
+  CHECK(*store.append(make_append(entity, 0)) == 1);
+  CHECK(*store.append(make_append(entity, 1, 3)) == 4);
+  CHECK(*store.head(entity) == 4);
+}
+
+TEMPLATE_TEST_CASE("a stale expected version conflicts with the actual version",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(store.append(make_append(entity, 0, 2)).ok());
+  auto stale = store.append(make_append(entity, 1));
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().code == ec::conflict);
+  CHECK(stale.error().expected_version == 1);
+  CHECK(stale.error().actual_version == 2);
+  CHECK_THAT(stale.error().message, Catch::Contains(to_string(entity)));
+  CHECK(store.read(entity)->size() == 2);
+}
+
+TEMPLATE_TEST_CASE("an expected version above the head conflicts and leaves no gap",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(store.append(make_append(entity, 0)).ok());
+  auto ahead = store.append(make_append(entity, 5));
+  REQUIRE_FALSE(ahead.ok());
+  CHECK(ahead.error().code == ec::conflict);
+  CHECK(ahead.error().actual_version == 1);
+  CHECK(*store.head(entity) == 1);
+  CHECK(store.read(entity, 1, last_version)->size() == 1);
+  auto unknown = uuid::random();
+  CHECK(store.append(make_append(unknown, 3)).error().actual_version == 0);
+  CHECK(*store.head(unknown) == 0);
+}
+
+TEMPLATE_TEST_CASE("creating an existing entity conflicts", "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(store.append(make_append(entity, 0)).ok());
+  auto again = store.append(make_append(entity, 0));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ec::conflict);
+  CHECK(again.error().expected_version == 0);
+  CHECK(again.error().actual_version == 1);
+}
+
+TEMPLATE_TEST_CASE("a multi-event append is atomic; a rejected one writes nothing",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(*store.append(make_append(entity, 0, 5)) == 5);
+  auto events = *store.read(entity);
+  REQUIRE(events.size() == 5);
+  for (std::uint64_t i = 0; i < 5; ++i)
+    CHECK(events[i].version == i + 1);
+  REQUIRE_FALSE(store.append(make_append(entity, 2, 10)).ok());
+  CHECK(store.read(entity)->size() == 5);
+  CHECK(*store.head(entity) == 5);
+  auto empty = store.append(append_request{entity, 5, {}});
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().code == ec::invalid_argument);
+  CHECK(*store.head(entity) == 5);
+}
+
+TEMPLATE_TEST_CASE("K threads at the same expected version: exactly one wins",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  constexpr int threads = 8;
+  constexpr int rounds = 20;
+  auto entity = uuid::random();
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<int> successes{0};
+    std::atomic<int> conflicts{0};
+    std::atomic<bool> go{false};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t)
+      workers.emplace_back([&] {
+        while (!go.load())
+          std::this_thread::yield();
+        auto outcome = store.append(make_append(entity, std::uint64_t(round) * 2, 2));
+        if (outcome.ok())
+          ++successes;
+        else if (outcome.error().code == ec::conflict
+                 && outcome.error().actual_version == std::uint64_t(round) * 2 + 2)
+          ++conflicts;
+      });
+    go = true;
+    for (auto& worker : workers)
+      worker.join();
+    REQUIRE(successes == 1);
+    REQUIRE(conflicts == threads - 1);
+    REQUIRE(*store.head(entity) == std::uint64_t(round) * 2 + 2);
+  }
+}
+
+TEMPLATE_TEST_CASE("appends to different entities all succeed", "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  constexpr int threads = 4;
+  constexpr int per_thread = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::vector<entity_id>> ids(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        auto entity = uuid::random();
+        ids[t].push_back(entity);
+        if (!store.append(make_append(entity, 0, 2)).ok())
+          ++failures;
+      }
+    });
+  for (auto& worker : workers)
+    worker.join();
+  CHECK(failures == 0);
+  for (const auto& list : ids)
+    for (const auto& entity : list)
+      CHECK(*store.head(entity) == 2);
+}
+
+TEMPLATE_TEST_CASE("read returns events in order and round-trips every field",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  auto other = uuid::random();
+  auto request = make_append(entity, 0, 12);
+  request.events[3].payload = {0, 1, 2, 255, 0};
+  request.events[4].payload.clear();
+  REQUIRE(store.append(request).ok());
+  REQUIRE(store.append(make_append(other, 0, 3)).ok());
+  auto events = *store.read(entity);
+  REQUIRE(events.size() == 12);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    auto expected = request.events[i];
+    expected.entity = entity;
+    expected.version = i + 1;
+    CHECK(events[i] == expected);
+  }
+  auto middle = *store.read(entity, 10, 11);
+  REQUIRE(middle.size() == 2);
+  CHECK(middle[0].version == 10);
+  CHECK(middle[1].version == 11);
+  CHECK(store.read(entity, 13, last_version)->empty());
+  CHECK(store.read(entity, 5, 4)->empty());
+  CHECK(store.read(uuid::random())->empty());
+}
+
+TEMPLATE_TEST_CASE("a batch checks each append on its own", "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto a = uuid::random();
+  auto b = uuid::random();
+  REQUIRE(store.append(make_append(b, 0)).ok());
+  std::vector<append_request> batch{
+    make_append(a, 0, 2), // creates a at 2
+    make_append(b, 0),    // conflicts: b is at 1
+    make_append(a, 2),    // sees the first append of this batch
+    make_append(b, 1, 3), // succeeds despite its neighbour's conflict
+    make_append(a, 2),    // conflicts with the third
+  };
+  auto results = store.append_batch(batch);
+  REQUIRE(results.size() == 5);
+  CHECK(*results[0] == 2);
+  REQUIRE_FALSE(results[1].ok());
+  CHECK(results[1].error().actual_version == 1);
+  CHECK(*results[2] == 3);
+  CHECK(*results[3] == 4);
+  REQUIRE_FALSE(results[4].ok());
+  CHECK(results[4].error().expected_version == 2);
+  CHECK(results[4].error().actual_version == 3);
+  CHECK(*store.head(a) == 3);
+  CHECK(*store.head(b) == 4);
+  CHECK(store.read(a)->size() == 3);
+}
+
+TEST_CASE("a reopened RocksDB directory holds everything acknowledged", "[storage]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  auto entity = uuid::random();
+  std::vector<event_record> written;
+  {
+    auto store = rocksdb_store::open(options);
+    REQUIRE(store.ok());
+    for (std::uint64_t v = 0; v < 20; ++v)
+      REQUIRE((*store)->append(make_append(entity, v)).ok());
+    written = *(*store)->read(entity);
+  }
+  auto reopened = rocksdb_store::open(options);
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->head(entity) == 20);
+  CHECK(*(*reopened)->read(entity) == written);
+  CHECK((*reopened)->append(make_append(entity, 19)).error().code == ec::conflict);
+  CHECK(*(*reopened)->append(make_append(entity, 20)) == 21);
+}

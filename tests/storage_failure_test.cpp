@@ -1,0 +1,102 @@
+// Bad input at the storage layer: paths that cannot be opened, corrupt records.
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <unistd.h>
+
+#include <rocksdb/db.h>
+
+#include "cafes/storage/rocksdb_layout.hpp"
+#include "store_fixtures.hpp"
+
+using namespace cafes;
+using namespace cafes::testing;
+
+TEST_CASE("a database path with a missing parent is refused", "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("missing/parent/db");
+  auto store = rocksdb_store::open(options);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().code == ec::storage_unavailable);
+  CHECK_THAT(store.error().message, Catch::Contains(options.path));
+  CHECK_FALSE(std::filesystem::exists(dir.sub("missing")));
+}
+
+TEST_CASE("a database path under a file or without permission is refused",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  if (::geteuid() == 0) {
+    // root ignores permissions: a regular file as parent fails for everyone.
+    std::ofstream{dir.sub("file")} << "not a directory";
+    options.path = dir.sub("file/db");
+  } else {
+    std::filesystem::create_directory(dir.sub("locked"));
+    std::filesystem::permissions(dir.sub("locked"), std::filesystem::perms::none);
+    options.path = dir.sub("locked/db");
+  }
+  auto store = rocksdb_store::open(options);
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.error().code == ec::storage_unavailable);
+  CHECK_THAT(store.error().message, Catch::Contains("cannot open database"));
+}
+
+TEST_CASE("a database already open is refused, and the holder keeps working",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  auto first = rocksdb_store::open(options);
+  REQUIRE(first.ok());
+  auto entity = uuid::random();
+  REQUIRE((*first)->append(make_append(entity, 0)).ok());
+  auto second = rocksdb_store::open(options);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == ec::storage_unavailable);
+  CHECK_THAT(second.error().message, Catch::Contains("lock"));
+  CHECK(*(*first)->append(make_append(entity, 1)) == 2);
+}
+
+TEST_CASE("a corrupt stored record gives a decode error naming entity and version",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  auto entity = uuid::random();
+  {
+    auto store = rocksdb_store::open(options);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->append(make_append(entity, 0, 3)).ok());
+  }
+  SECTION("a record with an unknown format") {
+    std::unique_ptr<rocksdb::DB> raw;
+    {
+      rocksdb::DB* db = nullptr;
+      REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, options.path, &db).ok());
+      raw.reset(db);
+    }
+    REQUIRE(raw->Put({}, rocksdb_layout::event_key(entity, 2), "\x07garbage").ok());
+    raw.reset();
+  }
+  SECTION("a truncated record") {
+    std::unique_ptr<rocksdb::DB> raw;
+    {
+      rocksdb::DB* db = nullptr;
+      REQUIRE(rocksdb::DB::Open(rocksdb::Options{}, options.path, &db).ok());
+      raw.reset(db);
+    }
+    REQUIRE(raw->Put({}, rocksdb_layout::event_key(entity, 2), "\x01short").ok());
+    raw.reset();
+  }
+  auto store = rocksdb_store::open(options);
+  REQUIRE(store.ok());
+  auto events = (*store)->read(entity);
+  REQUIRE_FALSE(events.ok());
+  CHECK(events.error().code == ec::decode_failure);
+  CHECK_THAT(events.error().message, Catch::Contains(to_string(entity))
+                                       && Catch::Contains("version 2"));
+  // The intact prefix of the history is still readable.
+  CHECK((*store)->read(entity, 1, 1)->size() == 1);
+}
