@@ -1,0 +1,165 @@
+#pragma once
+// The application: owns the actor system, the storage actors and one registry
+// per aggregate; offers a synchronous API (repository<A>) for programs and
+// tests and the typed actor handles for message-driven code. Destroying it
+// shuts everything down; acknowledged events are already in the store.
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/fwd.hpp>
+
+#include "cafes/actors/errors.hpp"
+#include "cafes/actors/registry.hpp"
+#include "cafes/actors/storage_actor.hpp"
+#include "cafes/domain/erased_aggregate.hpp"
+#include "cafes/storage/event_store.hpp"
+
+namespace cafes {
+
+struct application_config {
+  /// CAF scheduler threads: 0 = one per core.
+  std::size_t scheduler_threads = 0;
+  /// Registries per aggregate, sharded by entity id: 1.
+  std::size_t registry_shards = 1;
+  /// Storage actors (each with its own store thread) over the one store: 1.
+  std::size_t storage_shards = 1;
+  /// Most appends per group commit: 4096.
+  std::size_t max_batch = 4096;
+  /// How long a synchronous call waits for its answer: 30 s.
+  std::chrono::milliseconds request_timeout{30'000};
+  /// Entity actors idle this long stop (and respawn from the store on the
+  /// next command): 0 = never.
+  std::chrono::milliseconds idle_timeout{0};
+};
+
+template <class A>
+class repository;
+
+class application {
+public:
+  /// Starts an application over `store` (shared: several applications may use
+  /// one store, each with its own entity actors).
+  explicit application(std::shared_ptr<event_store> store,
+                       application_config config = {});
+
+  /// Stops every actor and waits for them.
+  ~application();
+
+  application(const application&) = delete;
+  application& operator=(const application&) = delete;
+
+  /// Returns the synchronous repository of aggregate `A`.
+  template <aggregate A>
+  repository<A> entities() {
+    return repository<A>{*this, registries(erase<A>())};
+  }
+
+  /// Returns the registry shards of aggregate `A`, for message-driven code:
+  /// send `(execute_atom, id, command_envelope)` to
+  /// `shards[shard_of(id, shards.size())]`.
+  template <aggregate A>
+  const std::vector<registry_actor>& registries() {
+    return registries(erase<A>());
+  }
+
+  /// Returns the storage actors (sharded like the registries).
+  const std::vector<storage_actor>& storage() const noexcept { return storage_; }
+
+  /// Returns the store every storage actor writes to.
+  const std::shared_ptr<event_store>& store() const noexcept { return store_; }
+
+  caf::actor_system& system() noexcept { return *system_; }
+  const application_config& config() const noexcept { return config_; }
+
+  /// Sends `request` to `registry` and waits for the snapshot.
+  /// Errors: as the entity actor replies, or ec::timeout.
+  result<entity_snapshot> call(const registry_actor& registry, const entity_id& id,
+                               std::optional<command_envelope> command);
+
+  /// Sums the counters of every registry.
+  registry_stats stats();
+
+private:
+  const std::vector<registry_actor>&
+  registries(const std::shared_ptr<const erased_aggregate>& aggregate);
+
+  application_config config_;
+  std::shared_ptr<event_store> store_;
+  std::unique_ptr<caf::actor_system_config> system_config_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::vector<storage_actor> storage_;
+  std::mutex mutex_;
+  std::map<std::string, std::vector<registry_actor>, std::less<>> registries_;
+};
+
+/// A copy of an entity's state at a version.
+template <class A>
+struct copy {
+  entity_id id;
+  std::uint64_t version = 0;
+  typename A::state state;
+};
+
+/// Synchronous access to the entities of aggregate `A`.
+template <class A>
+class repository {
+public:
+  repository(application& app, const std::vector<registry_actor>& shards)
+    : app_(&app), shards_(&shards) {}
+
+  /// Creates a new entity with a random id by running `command` on it.
+  /// Returns its copy. Throws cafes_error (rejected, storage failures).
+  copy<A> create(typename A::command command) {
+    return create(uuid::random(), std::move(command));
+  }
+
+  /// Creates entity `id` (which must not exist) by running `command`.
+  /// Throws concurrency_error when `id` exists, cafes_error otherwise.
+  copy<A> create(const entity_id& id, typename A::command command) {
+    return unwrap(app_->call(shard(id), id, command_envelope{std::move(command), 0}));
+  }
+
+  /// Returns a copy of entity `id`. Throws cafes_error with ec::not_found for
+  /// an entity with no events, ec::decode_failure for an unreadable history.
+  copy<A> get(const entity_id& id) {
+    return unwrap(app_->call(shard(id), id, std::nullopt));
+  }
+
+  /// Runs `command` against the version `target` has; on success updates
+  /// `target` to the new state and version. Throws concurrency_error when
+  /// `target` is stale (nothing is written, `target` is unchanged), and
+  /// cafes_error for rejections and failures.
+  void execute(copy<A>& target, typename A::command command) {
+    target = unwrap(app_->call(shard(target.id), target.id,
+                               command_envelope{std::move(command), target.version}));
+  }
+
+  /// Runs `command` on entity `id` at whatever version it has.
+  copy<A> execute(const entity_id& id, typename A::command command) {
+    return unwrap(app_->call(shard(id), id, command_envelope{std::move(command)}));
+  }
+
+  /// Returns the registry shard that serves `id`.
+  const registry_actor& shard(const entity_id& id) const {
+    return (*shards_)[shard_of(id, shards_->size())];
+  }
+
+private:
+  static copy<A> unwrap(result<entity_snapshot> snapshot) {
+    if (!snapshot)
+      throw_failure(std::move(snapshot).error());
+    return copy<A>{snapshot->id, snapshot->version,
+                   std::any_cast<typename A::state>(std::move(snapshot->state))};
+  }
+
+  application* app_;
+  const std::vector<registry_actor>* shards_;
+};
+
+} // namespace cafes

@@ -1,0 +1,46 @@
+#pragma once
+// The entity actor: one per entity id. Loads the entity's history on first
+// use, holds its state and version, and handles its commands one at a time:
+// decide, conditional append at the current version, evolve, reply.
+
+#include <chrono>
+#include <memory>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "cafes/actors/storage_actor.hpp"
+#include "cafes/actors/type_ids.hpp"
+#include "cafes/domain/erased_aggregate.hpp"
+
+namespace cafes {
+
+using entity_actor = caf::typed_actor<
+  // Runs one command; replies the snapshot after it, or an error:
+  // ec::conflict (stale expected version, or another writer got there
+  // first), ec::rejected, ec::not_found, ec::decode_failure (history
+  // unreadable), ec::storage_failure, ec::timeout.
+  caf::replies_to<execute_atom, command_envelope>::with<entity_snapshot>,
+  // The current snapshot; ec::not_found for an entity with no events.
+  caf::replies_to<caf::get_atom>::with<entity_snapshot>,
+  // From the registry: finish what is queued, then stop.
+  caf::reacts_to<stop_atom>>;
+
+struct entity_options {
+  /// Stop after this long without a message, asking the registry first so
+  /// that no command is lost: 0 = never.
+  std::chrono::milliseconds idle_timeout{0};
+  /// How long to wait for the storage actor: 30 s.
+  std::chrono::milliseconds storage_timeout{30'000};
+};
+
+/// Spawns the actor of entity `id`. `registry` (may be null) receives
+/// `(passivate_atom, id)` when the actor has been idle for `idle_timeout`.
+entity_actor spawn_entity_actor(caf::local_actor& parent, entity_id id,
+                                std::shared_ptr<const erased_aggregate> aggregate,
+                                storage_actor storage,
+                                caf::strong_actor_ptr registry,
+                                entity_options options);
+
+} // namespace cafes

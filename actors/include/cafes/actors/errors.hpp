@@ -1,0 +1,58 @@
+#pragma once
+// Translation between cafes failures and CAF errors, and the exceptions the
+// synchronous API throws.
+
+#include <stdexcept>
+
+#include <caf/fwd.hpp>
+
+#include "cafes/domain/error.hpp"
+
+namespace cafes {
+
+/// Returns a CAF error of category "cafes" carrying `f` (message, expected and
+/// actual version) as context.
+caf::error to_caf_error(const failure& f);
+
+/// Returns the failure inside a "cafes" error; maps CAF's own errors:
+/// request_timeout -> ec::timeout, a dead or unreachable receiver ->
+/// ec::storage_unavailable, anything else -> ec::storage_failure with CAF's
+/// text.
+failure to_failure(const caf::error& err);
+
+/// Registers the "cafes" error category so `actor_system::render` prints
+/// names and context instead of numbers.
+void add_error_category(caf::actor_system_config& config);
+
+/// Thrown by the synchronous API for every failure.
+class cafes_error : public std::runtime_error {
+public:
+  explicit cafes_error(failure f)
+    : std::runtime_error(to_string(f)), failure_(std::move(f)) {}
+  /// Returns the error code.
+  ec code() const noexcept { return failure_.code; }
+  /// Returns the whole failure.
+  const failure& details() const noexcept { return failure_; }
+
+private:
+  failure failure_;
+};
+
+/// Thrown when a command's copy is stale: another writer got there first.
+class concurrency_error : public cafes_error {
+public:
+  using cafes_error::cafes_error;
+  /// The version the stale copy had.
+  std::uint64_t expected_version() const noexcept {
+    return details().expected_version;
+  }
+  /// The entity's version when the command was refused.
+  std::uint64_t actual_version() const noexcept {
+    return details().actual_version;
+  }
+};
+
+/// Throws `concurrency_error` for conflicts, `cafes_error` for the rest.
+[[noreturn]] void throw_failure(failure f);
+
+} // namespace cafes

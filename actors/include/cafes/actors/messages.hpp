@@ -1,0 +1,44 @@
+#pragma once
+// What crosses between clients, registries and entity actors.
+
+#include <any>
+#include <cstdint>
+#include <limits>
+
+#include "cafes/domain/uuid.hpp"
+
+namespace cafes {
+
+/// Send a command without an expected version: it applies to whatever the
+/// entity's current version is.
+inline constexpr std::uint64_t any_version
+  = std::numeric_limits<std::uint64_t>::max();
+
+/// A command for an entity actor. `command` holds the aggregate's
+/// `A::command`; commands only ever travel between actors of one process, so
+/// they are not serialized (events are: see event_record).
+struct command_envelope {
+  std::any command;
+  /// The version the sender's copy has; a different current version gives a
+  /// conflict. `any_version` skips the check.
+  std::uint64_t expected_version = any_version;
+};
+
+/// An entity's state at one version. `state` holds the aggregate's `A::state`.
+struct entity_snapshot {
+  entity_id id;
+  std::uint64_t version = 0;
+  std::any state;
+};
+
+/// Counters of one registry shard.
+struct registry_stats {
+  /// Entity actors alive now.
+  std::uint64_t resident = 0;
+  /// Entity actors spawned since start (respawns after passivation included).
+  std::uint64_t spawned = 0;
+  /// Entity actors stopped after being idle.
+  std::uint64_t passivated = 0;
+};
+
+} // namespace cafes

@@ -1,0 +1,46 @@
+#pragma once
+// The storage actor: owns a store and answers appends and reads without ever
+// blocking a CAF scheduler thread. Appends that arrive while a commit is in
+// flight are committed together as one batch (group commit), each with its
+// own conditional check and its own reply.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "cafes/actors/type_ids.hpp"
+#include "cafes/storage/event_store.hpp"
+
+namespace cafes {
+
+using storage_actor = caf::typed_actor<
+  // Conditional append: replies the new version, or an error (ec::conflict
+  // with expected/actual, ec::invalid_argument, ec::storage_failure).
+  caf::replies_to<append_atom, append_request>::with<std::uint64_t>,
+  // Events of an entity with from <= version <= to, in order.
+  caf::replies_to<read_atom, entity_id, std::uint64_t, std::uint64_t>::with<
+    std::vector<event_record>>,
+  // The entity's current version (0 = no events).
+  caf::replies_to<head_atom, entity_id>::with<std::uint64_t>,
+  // Internal: the store thread finished a batch.
+  caf::reacts_to<done_atom>>;
+
+struct storage_actor_options {
+  /// Most appends committed as one batch: 4096. Later arrivals wait for the
+  /// next batch.
+  std::size_t max_batch = 4096;
+};
+
+/// Spawns a storage actor over `store`. Store calls run on one thread owned
+/// by the actor (joined when the actor ends), so a slow disk never stalls the
+/// scheduler; requests arriving meanwhile form the next batch.
+storage_actor spawn_storage_actor(caf::actor_system& system,
+                                  std::shared_ptr<event_store> store,
+                                  storage_actor_options options = {});
+
+} // namespace cafes

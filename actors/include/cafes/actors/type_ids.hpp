@@ -1,0 +1,68 @@
+#pragma once
+// Every CAF atom, message type and the error category of cafes, in one place.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/meta/type_name.hpp>
+#include <caf/type_id.hpp>
+
+#include "cafes/actors/messages.hpp"
+#include "cafes/domain/error.hpp"
+#include "cafes/domain/event_record.hpp"
+#include "cafes/storage/event_store.hpp"
+
+namespace cafes {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, uuid& x) {
+  return f(caf::meta::type_name("cafes.uuid"), x.high, x.low);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, event_record& x) {
+  return f(caf::meta::type_name("cafes.event_record"), x.entity, x.version,
+           x.id, x.type, x.payload, x.timestamp_ns);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, append_request& x) {
+  return f(caf::meta::type_name("cafes.append_request"), x.entity,
+           x.expected_version, x.events);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_stats& x) {
+  return f(caf::meta::type_name("cafes.registry_stats"), x.resident, x.spawned,
+           x.passivated);
+}
+
+} // namespace cafes
+
+CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(cafes, (cafes::uuid))
+  CAF_ADD_TYPE_ID(cafes, (cafes::event_record))
+  CAF_ADD_TYPE_ID(cafes, (std::vector<cafes::event_record>))
+  CAF_ADD_TYPE_ID(cafes, (cafes::append_request))
+  CAF_ADD_TYPE_ID(cafes, (cafes::registry_stats))
+  CAF_ADD_ATOM(cafes, cafes, append_atom, "append")
+  CAF_ADD_ATOM(cafes, cafes, read_atom, "read")
+  CAF_ADD_ATOM(cafes, cafes, head_atom, "head")
+  CAF_ADD_ATOM(cafes, cafes, done_atom, "done")
+  CAF_ADD_ATOM(cafes, cafes, execute_atom, "execute")
+  CAF_ADD_ATOM(cafes, cafes, passivate_atom, "passivate")
+  CAF_ADD_ATOM(cafes, cafes, stop_atom, "stop")
+  CAF_ADD_ATOM(cafes, cafes, stats_atom, "stats")
+CAF_END_TYPE_ID_BLOCK(cafes)
+
+// Commands and states hold std::any: they stay inside one process (see
+// messages.hpp). Events, which are persisted, travel as event_record.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cafes::command_envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cafes::entity_snapshot)
+
+// Two-argument form: the one-argument form turns the enum name into an atom.
+CAF_ERROR_CODE_ENUM(cafes::ec, "cafes")

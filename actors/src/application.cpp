@@ -1,0 +1,86 @@
+#include "cafes/actors/application.hpp"
+
+#include <caf/all.hpp>
+
+namespace cafes {
+
+application::application(std::shared_ptr<event_store> store,
+                         application_config config)
+  : config_(config), store_(std::move(store)),
+    system_config_(std::make_unique<caf::actor_system_config>()) {
+  auto& cfg = *system_config_;
+  cfg.add_message_types<caf::id_block::cafes>();
+  add_error_category(cfg);
+  if (config_.scheduler_threads > 0)
+    cfg.set("scheduler.max-threads", config_.scheduler_threads);
+  system_ = std::make_unique<caf::actor_system>(cfg);
+  auto shards = std::max<std::size_t>(config_.storage_shards, 1);
+  for (std::size_t i = 0; i < shards; ++i)
+    storage_.push_back(spawn_storage_actor(*system_, store_, {config_.max_batch}));
+}
+
+application::~application() {
+  {
+    std::lock_guard guard{mutex_};
+    for (auto& [name, shards] : registries_)
+      for (auto& registry : shards)
+        caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    registries_.clear();
+  }
+  for (auto& storage : storage_)
+    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+  storage_.clear();
+  system_.reset(); // waits for every actor
+}
+
+const std::vector<registry_actor>&
+application::registries(const std::shared_ptr<const erased_aggregate>& aggregate) {
+  std::lock_guard guard{mutex_};
+  auto found = registries_.find(aggregate->name());
+  if (found != registries_.end())
+    return found->second;
+  entity_options options;
+  options.idle_timeout = config_.idle_timeout;
+  options.storage_timeout = config_.request_timeout;
+  std::vector<registry_actor> shards;
+  for (std::size_t i = 0; i < std::max<std::size_t>(config_.registry_shards, 1); ++i)
+    shards.push_back(spawn_registry(*system_, aggregate, storage_, options));
+  return registries_.emplace(std::string{aggregate->name()}, std::move(shards))
+    .first->second;
+}
+
+result<entity_snapshot> application::call(const registry_actor& registry,
+                                          const entity_id& id,
+                                          std::optional<command_envelope> command) {
+  caf::scoped_actor self{*system_};
+  std::optional<result<entity_snapshot>> out;
+  auto on_snapshot = [&](entity_snapshot& snapshot) { out.emplace(std::move(snapshot)); };
+  auto on_error = [&](caf::error& err) { out.emplace(to_failure(err)); };
+  if (command)
+    self->request(registry, config_.request_timeout, execute_atom::value, id,
+                  std::move(*command))
+      .receive(on_snapshot, on_error);
+  else
+    self->request(registry, config_.request_timeout, caf::get_atom::value, id)
+      .receive(on_snapshot, on_error);
+  return std::move(*out);
+}
+
+registry_stats application::stats() {
+  registry_stats total;
+  caf::scoped_actor self{*system_};
+  std::lock_guard guard{mutex_};
+  for (auto& [name, shards] : registries_)
+    for (auto& registry : shards)
+      self->request(registry, config_.request_timeout, stats_atom::value)
+        .receive(
+          [&](const registry_stats& stats) {
+            total.resident += stats.resident;
+            total.spawned += stats.spawned;
+            total.passivated += stats.passivated;
+          },
+          [](caf::error&) {});
+  return total;
+}
+
+} // namespace cafes
