@@ -77,8 +77,12 @@ failure with_entity(const entity_state& st, failure f) {
   return f;
 }
 
-void run_command(entity_pointer self, command_envelope& envelope,
-                 snapshot_promise promise) {
+/// How often a command without an expected version is tried against a
+/// store that another writer keeps moving.
+constexpr int max_attempts = 8;
+
+void run_command(entity_pointer self, command_envelope envelope,
+                 snapshot_promise promise, int attempt = 1) {
   auto& st = self->state;
   if (envelope.expected_version != any_version
       && envelope.expected_version != st.version) {
@@ -124,9 +128,14 @@ void run_command(entity_pointer self, command_envelope& envelope,
           promise.deliver(err);
           return;
         }
-        // Another writer got there first: reply the conflict as the caller
-        // saw it, after catching up, so the next command starts current.
+        // Another writer got there first. Catch up; then a command bound to
+        // a version gets the conflict, and one with any_version runs again
+        // on the current state (bounded, so a hot entity cannot spin us).
         with_loaded(self, promise, [=]() mutable {
+          if (envelope.expected_version == any_version && attempt < max_attempts) {
+            run_command(self, envelope, promise, attempt + 1);
+            return;
+          }
           promise.deliver(to_caf_error(
             failure::conflict(self->state.id, expected, self->state.version)));
         });

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages cafes needs, only those that are missing.
+# Safe to run any number of times. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake
+  libcaf-dev          # CAF 0.17.6: the actor framework
+  librocksdb-dev      # RocksDB 7.8: the embedded store
+  libspdlog-dev       # logging at the edges
+  catch2              # Catch2 v2.13: the test suite
+  libcli11-dev        # command lines of the demo and tools
+  nlohmann-json3-dev  # JSON reports of the stress tool and bench
+  gnuplot-nox         # the bench's PNG plot
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite twice: a
+# normal build, then an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# CAFES_SKIP_SANITIZE=1 runs the normal build only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+jobs="$(nproc)"
+
+run_suite() { # build-dir, extra cmake flags...
+  local dir="$1"; shift
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+}
+
+echo "== tests (RelWithDebInfo)"
+run_suite build/test
+if [ "${CAFES_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  run_suite build/sanitize -DCAFES_SANITIZE=ON -DCAFES_BUILD_BENCH=OFF
+fi

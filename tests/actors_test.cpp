@@ -1,0 +1,316 @@
+// Actors: entity actors, the registry, the storage actor and the facade.
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "cafes/actors/application.hpp"
+#include "cafes/domain/bank_account.hpp"
+#include "cafes/domain/example.hpp"
+#include "gated_store.hpp"
+#include "store_fixtures.hpp"
+
+using namespace cafes;
+using namespace cafes::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::shared_ptr<event_store> rocksdb_in_memory() {
+  rocksdb_options options;
+  options.in_memory = true;
+  return std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))};
+}
+
+template <class F>
+failure failure_of(F&& f) {
+  try {
+    f();
+  } catch (const cafes_error& e) {
+    return e.details();
+  }
+  FAIL("expected a cafes_error");
+  return {};
+}
+
+} // namespace
+
+TEST_CASE("a stale copy gets a concurrency error and writes nothing", "[actors]") {
+  auto store = rocksdb_in_memory();
+  application app{store};
+  auto examples = app.entities<example::entity>();
+  auto a = examples.create(example::create{"bar1"});
+  auto b = examples.get(a.id);
+  examples.execute(a, example::change_foo{"bar2"});
+  CHECK(a.version == 2);
+  try {
+    examples.execute(b, example::change_foo{"bar3"});
+    FAIL("stale copy was accepted");
+  } catch (const concurrency_error& e) {
+    CHECK(e.expected_version() == 1);
+    CHECK(e.actual_version() == 2);
+    CHECK_THAT(e.what(), Catch::Contains(to_string(a.id)));
+  }
+  CHECK(b.version == 1); // the copy is left as it was
+  CHECK(*store->head(a.id) == 2);
+  auto refreshed = examples.get(a.id);
+  CHECK(refreshed.state.foo == "bar2");
+  examples.execute(refreshed, example::change_foo{"bar3"});
+  CHECK(examples.get(a.id).state.foo == "bar3");
+  CHECK(store->read(a.id)->size() == 3);
+}
+
+TEST_CASE("two applications over one store: the store refuses the stale one",
+          "[actors]") {
+  auto store = rocksdb_in_memory();
+  application first{store};
+  application second{store};
+  auto in_first = first.entities<example::entity>();
+  auto in_second = second.entities<example::entity>();
+  auto a = in_first.create(example::create{"bar1"});
+  auto b = in_second.get(a.id); // second's entity actor now holds version 1
+  in_first.execute(a, example::change_foo{"bar2"});
+
+  // second's actor still believes version 1, so only the store can refuse.
+  auto conflict = failure_of([&] { in_second.execute(b, example::change_foo{"bar3"}); });
+  CHECK(conflict.code == ec::conflict);
+  CHECK(conflict.expected_version == 1);
+  CHECK(conflict.actual_version == 2);
+  CHECK(store->read(a.id)->size() == 2);
+
+  // Having reloaded, second's actor serves the current state...
+  auto refreshed = in_second.get(a.id);
+  CHECK(refreshed.version == 2);
+  CHECK(refreshed.state.foo == "bar2");
+  in_second.execute(refreshed, example::change_foo{"bar3"});
+  // ...and a command without an expected version catches up by itself.
+  auto latest = in_first.execute(a.id, example::change_foo{"bar4"});
+  CHECK(latest.version == 4);
+  auto history = *store->read(a.id);
+  REQUIRE(history.size() == 4);
+  for (std::uint64_t v = 1; v <= 4; ++v)
+    CHECK(history[v - 1].version == v);
+}
+
+TEST_CASE("entity actors replay the store after a restart", "[actors]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  entity_id id;
+  {
+    application app{std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))}};
+    auto accounts = app.entities<bank::account>();
+    auto account = accounts.create(bank::open{"ada"});
+    accounts.execute(account, bank::deposit{500});
+    accounts.execute(account, bank::withdraw{120});
+    id = account.id;
+  }
+  application app{std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))}};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.get(id);
+  CHECK(account.version == 3);
+  CHECK(account.state.owner == "ada");
+  CHECK(account.state.balance == 380);
+  accounts.execute(account, bank::withdraw{380});
+  CHECK(account.state.balance == 0);
+}
+
+TEST_CASE("an unknown entity is a clear not-found error", "[actors][bad-input]") {
+  application app{std::make_shared<memory_store>()};
+  auto examples = app.entities<example::entity>();
+  auto unknown = uuid::random();
+  auto on_get = failure_of([&] { examples.get(unknown); });
+  CHECK(on_get.code == ec::not_found);
+  CHECK_THAT(on_get.message, Catch::Contains(to_string(unknown)));
+  auto on_change = failure_of([&] { examples.execute(unknown, example::change_foo{"x"}); });
+  CHECK(on_change.code == ec::not_found);
+  CHECK(*app.store()->head(unknown) == 0);
+}
+
+TEST_CASE("creating an existing id is a conflict", "[actors]") {
+  application app{std::make_shared<memory_store>()};
+  auto examples = app.entities<example::entity>();
+  auto a = examples.create(example::create{"bar1"});
+  auto again = failure_of([&] { examples.create(a.id, example::create{"other"}); });
+  CHECK(again.code == ec::conflict);
+  CHECK(again.actual_version == 1);
+  CHECK(examples.get(a.id).state.foo == "bar1");
+}
+
+TEST_CASE("a domain rejection is reported and writes nothing", "[actors]") {
+  application app{std::make_shared<memory_store>()};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.create(bank::open{"ada"});
+  accounts.execute(account, bank::deposit{10});
+  auto refusal = failure_of([&] { accounts.execute(account, bank::withdraw{11}); });
+  CHECK(refusal.code == ec::rejected);
+  CHECK_THAT(refusal.message, Catch::Contains("insufficient funds"));
+  CHECK(account.version == 2);
+  CHECK(*app.store()->head(account.id) == 2);
+  accounts.execute(account, bank::withdraw{10}); // the actor is still fine
+  CHECK(account.state.balance == 0);
+}
+
+TEST_CASE("an undecodable stored event gives a decode error, not a crash",
+          "[actors][bad-input]") {
+  auto store = std::make_shared<memory_store>();
+  auto id = uuid::random();
+  auto opened = encode(bank::account::event{bank::opened{"ada"}});
+  append_request request{id, 0, {make_event(opened.type, ""), make_event("bank.renamed", "?")}};
+  request.events[0].payload = opened.payload;
+  REQUIRE(store->append(request).ok());
+  application app{store};
+  auto accounts = app.entities<bank::account>();
+  auto problem = failure_of([&] { accounts.get(id); });
+  CHECK(problem.code == ec::decode_failure);
+  CHECK_THAT(problem.message, Catch::Contains(to_string(id))
+                                && Catch::Contains("version 2")
+                                && Catch::Contains("bank.renamed"));
+  // Commands are refused the same way; nothing is appended.
+  auto on_command = failure_of([&] { accounts.execute(id, bank::deposit{1}); });
+  CHECK(on_command.code == ec::decode_failure);
+  CHECK(*store->head(id) == 2);
+}
+
+TEST_CASE("concurrent writers on one entity never lose an update", "[actors]") {
+  application app{rocksdb_in_memory()};
+  auto accounts = app.entities<bank::account>();
+  auto id = accounts.create(bank::open{"ada"}).id;
+  constexpr int writers = 4;
+  constexpr int deposits = 25;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w)
+    threads.emplace_back([&] {
+      for (int i = 0; i < deposits; ++i) {
+        for (;;) { // optimistic read-modify-write
+          auto copy = accounts.get(id);
+          try {
+            accounts.execute(copy, bank::deposit{1});
+            break;
+          } catch (const concurrency_error&) {
+            ++conflicts;
+          }
+        }
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  auto account = accounts.get(id);
+  CHECK(account.state.balance == writers * deposits);
+  CHECK(account.version == 1 + writers * deposits);
+  CHECK(app.store()->read(id)->size() == account.version);
+}
+
+TEST_CASE("group commit: one conflicting append never fails its neighbours",
+          "[actors][group-commit]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  application app{gate};
+  auto storage = app.storage().front();
+  auto busy = uuid::random();
+  auto contested = uuid::random();
+  REQUIRE(gate->append(make_append(contested, 0)).ok());
+  caf::scoped_actor self{app.system()};
+
+  // Hold the store thread on a first append so the next ones queue up.
+  gate->close_gate();
+  auto first = self->request(storage, caf::infinite, append_atom::value,
+                             make_append(busy, 0));
+  gate->wait_for_waiting(1);
+  std::vector<decltype(first)> queued;
+  constexpr int fresh = 6;
+  std::vector<entity_id> ids;
+  for (int i = 0; i < fresh; ++i) {
+    ids.push_back(uuid::random());
+    queued.push_back(self->request(storage, caf::infinite, append_atom::value,
+                                   make_append(ids.back(), 0)));
+  }
+  auto stale = self->request(storage, caf::infinite, append_atom::value,
+                             make_append(contested, 0));
+  auto current = self->request(storage, caf::infinite, append_atom::value,
+                               make_append(contested, 1));
+  gate->open_gate();
+
+  int ok = 0;
+  auto count_ok = [&](std::uint64_t version) { ok += version == 1 ? 1 : 0; };
+  auto unexpected = [&](caf::error& err) { FAIL(to_string(to_failure(err))); };
+  first.receive(count_ok, unexpected);
+  for (auto& handle : queued)
+    handle.receive(count_ok, unexpected);
+  std::optional<failure> refused;
+  stale.receive([&](std::uint64_t) { FAIL("stale append accepted"); },
+                [&](caf::error& err) { refused = to_failure(err); });
+  std::uint64_t contested_version = 0;
+  current.receive([&](std::uint64_t version) { contested_version = version; },
+                  unexpected);
+  CHECK(ok == fresh + 1);
+  REQUIRE(refused);
+  CHECK(refused->code == ec::conflict);
+  CHECK(refused->expected_version == 0);
+  CHECK(refused->actual_version == 1); // it came before `current` in the batch
+  CHECK(contested_version == 2);
+  for (const auto& id : ids)
+    CHECK(*gate->head(id) == 1);
+  auto sizes = gate->batch_sizes();
+  REQUIRE(sizes.size() == 2);
+  CHECK(sizes[0] == 1);
+  CHECK(sizes[1] == fresh + 2); // everything that queued went as one batch
+}
+
+TEST_CASE("a store that stops answering gives a timeout, not a hang",
+          "[actors][bad-input]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  application_config config;
+  config.request_timeout = 300ms;
+  application app{gate, config};
+  auto examples = app.entities<example::entity>();
+  auto a = examples.create(example::create{"bar1"});
+  gate->close_gate();
+  auto problem = failure_of([&] { examples.execute(a, example::change_foo{"bar2"}); });
+  CHECK(problem.code == ec::timeout);
+  gate->open_gate();
+  // The store is the truth: a late commit is seen after the actor reloads.
+  auto after = examples.get(a.id);
+  CHECK(after.version == *gate->head(a.id));
+}
+
+TEST_CASE("idle entity actors passivate and come back with their state",
+          "[actors][passivation]") {
+  application_config config;
+  config.idle_timeout = 20ms;
+  application app{rocksdb_in_memory(), config};
+  auto accounts = app.entities<bank::account>();
+  std::vector<copy<bank::account>> copies;
+  for (int i = 0; i < 20; ++i)
+    copies.push_back(accounts.create(bank::open{"owner " + std::to_string(i)}));
+  for (int round = 1; round <= 3; ++round) {
+    std::this_thread::sleep_for(100ms); // every actor idles past the timeout
+    for (auto& c : copies)
+      accounts.execute(c, bank::deposit{round});
+  }
+  auto stats = app.stats();
+  CHECK(stats.passivated >= 20);
+  CHECK(stats.spawned > 20);
+  for (auto& c : copies) {
+    auto stored = accounts.get(c.id);
+    CHECK(stored.version == 4);
+    CHECK(stored.state.balance == 6);
+  }
+}
+
+TEST_CASE("errors render with their names and context", "[actors]") {
+  caf::actor_system_config cfg;
+  add_error_category(cfg);
+  caf::actor_system sys{cfg};
+  auto id = uuid::random();
+  auto text = sys.render(to_caf_error(failure::conflict(id, 3, 5)));
+  CHECK_THAT(text, Catch::Contains("conflict") && Catch::Contains(to_string(id))
+                     && Catch::Contains("version 5"));
+  auto back = to_failure(to_caf_error(failure::conflict(id, 3, 5)));
+  CHECK(back.code == ec::conflict);
+  CHECK(back.expected_version == 3);
+  CHECK(back.actual_version == 5);
+  CHECK(to_failure(caf::make_error(caf::sec::request_timeout)).code == ec::timeout);
+}
