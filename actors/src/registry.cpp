@@ -55,8 +55,7 @@ entry& lookup(registry_pointer self, const entity_id& id) {
   return it->second;
 }
 
-void forward(registry_pointer self, const entity_actor& actor,
-             deferred_request& request) {
+void forward(const entity_actor& actor, deferred_request& request) {
   if (request.command)
     request.promise.delegate(actor, execute_atom::value, std::move(*request.command));
   else
@@ -95,7 +94,7 @@ void on_entity_down(registry_pointer self, const caf::down_msg& msg) {
   slot.deferred.clear();
   spawn_into(self, slot, id);
   for (auto& request : waiting)
-    forward(self, slot.actor, request);
+    forward(slot.actor, request);
 }
 
 registry_actor::behavior_type registry_behavior(registry_pointer self,
