@@ -11,6 +11,11 @@ application::application(std::shared_ptr<event_store> store,
   auto& cfg = *system_config_;
   cfg.add_message_types<caf::id_block::cafes>();
   add_error_category(cfg);
+  // CAF's idle workers poll aggressively by default (100 + 500 attempts);
+  // on 2 cores that spinning starves the store threads. 10 + 10 measured
+  // ~49k -> ~60k commands/s in cafes-stress (10k entities, 500 clients).
+  cfg.set("work-stealing.aggressive-poll-attempts", config_.poll_attempts);
+  cfg.set("work-stealing.moderate-poll-attempts", config_.poll_attempts);
   if (config_.scheduler_threads > 0)
     cfg.set("scheduler.max-threads", config_.scheduler_threads);
   system_ = std::make_unique<caf::actor_system>(cfg);
@@ -41,7 +46,7 @@ application::registries(const std::shared_ptr<const erased_aggregate>& aggregate
     return found->second;
   entity_options options;
   options.idle_timeout = config_.idle_timeout;
-  options.storage_timeout = config_.request_timeout;
+  options.storage_timeout = config_.storage_timeout;
   std::vector<registry_actor> shards;
   for (std::size_t i = 0; i < std::max<std::size_t>(config_.registry_shards, 1); ++i)
     shards.push_back(spawn_registry(*system_, aggregate, storage_, options));
@@ -76,6 +81,7 @@ registry_stats application::stats() {
         .receive(
           [&](const registry_stats& stats) {
             total.resident += stats.resident;
+            total.peak_resident += stats.peak_resident;
             total.spawned += stats.spawned;
             total.passivated += stats.passivated;
           },

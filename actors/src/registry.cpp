@@ -45,6 +45,7 @@ entry& spawn_into(registry_pointer self, entry& slot, const entity_id& id) {
   self->monitor(slot.actor);
   ++st.stats.spawned;
   ++st.stats.resident;
+  st.stats.peak_resident = std::max(st.stats.peak_resident, st.stats.resident);
   return slot;
 }
 

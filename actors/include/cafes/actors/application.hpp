@@ -33,6 +33,12 @@ struct application_config {
   std::size_t max_batch = 4096;
   /// How long a synchronous call waits for its answer: 30 s.
   std::chrono::milliseconds request_timeout{30'000};
+  /// How long an entity actor waits for the storage actor: 0 = no limit
+  /// (see entity_options::storage_timeout).
+  std::chrono::milliseconds storage_timeout{0};
+  /// Polling attempts of an idle CAF worker before it backs off (CAF's
+  /// work-stealing aggressive and moderate attempts): 10.
+  std::size_t poll_attempts = 10;
   /// Entity actors idle this long stop (and respawn from the store on the
   /// next command): 0 = never.
   std::chrono::milliseconds idle_timeout{0};

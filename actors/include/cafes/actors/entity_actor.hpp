@@ -31,8 +31,11 @@ struct entity_options {
   /// Stop after this long without a message, asking the registry first so
   /// that no command is lost: 0 = never.
   std::chrono::milliseconds idle_timeout{0};
-  /// How long to wait for the storage actor: 30 s.
-  std::chrono::milliseconds storage_timeout{30'000};
+  /// How long to wait for the storage actor: 0 = as long as it takes (it
+  /// answers every request once its store call returns; callers have their
+  /// own timeouts). A positive value makes a slow store fail the command
+  /// with ec::timeout; the actor then reloads before the next one.
+  std::chrono::milliseconds storage_timeout{0};
 };
 
 /// Spawns the actor of entity `id`. `registry` (may be null) receives

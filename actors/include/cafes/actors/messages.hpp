@@ -35,6 +35,9 @@ struct entity_snapshot {
 struct registry_stats {
   /// Entity actors alive now.
   std::uint64_t resident = 0;
+  /// Most entity actors alive at once so far (summed over shards: an upper
+  /// bound of the true peak when there are several).
+  std::uint64_t peak_resident = 0;
   /// Entity actors spawned since start (respawns after passivation included).
   std::uint64_t spawned = 0;
   /// Entity actors stopped after being idle.

@@ -37,8 +37,8 @@ typename Inspector::result_type inspect(Inspector& f, append_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_stats& x) {
-  return f(caf::meta::type_name("cafes.registry_stats"), x.resident, x.spawned,
-           x.passivated);
+  return f(caf::meta::type_name("cafes.registry_stats"), x.resident,
+           x.peak_resident, x.spawned, x.passivated);
 }
 
 } // namespace cafes

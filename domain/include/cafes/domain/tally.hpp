@@ -1,0 +1,46 @@
+#pragma once
+// A tally: adds amounts. Each event records the command that caused it, so a
+// verifier can prove every acknowledged command is stored exactly once (the
+// stress tool's domain). An entity exists from its first addition.
+
+#include <cstdint>
+#include <string_view>
+#include <tuple>
+#include <variant>
+
+#include "cafes/domain/aggregate.hpp"
+
+namespace cafes::tally {
+
+struct added {
+  static constexpr std::string_view type_name = "tally.added";
+  uuid command_id;
+  std::int64_t amount = 0;
+  auto fields() const { return std::tie(command_id, amount); }
+};
+
+struct add {
+  uuid command_id;
+  std::int64_t amount = 0;
+};
+
+struct state {
+  std::int64_t total = 0;
+  std::uint64_t additions = 0;
+  friend bool operator==(const state&, const state&) = default;
+};
+
+struct counter {
+  static constexpr std::string_view name = "tally";
+  using state = tally::state;
+  using command = std::variant<add>;
+  using event = std::variant<added>;
+
+  /// Rules: the amount must be positive (else ec::rejected).
+  static decision<event> decide(const state& current, const command& cmd);
+
+  /// Applies one event; no rules.
+  static state evolve(state current, const event& ev);
+};
+
+} // namespace cafes::tally

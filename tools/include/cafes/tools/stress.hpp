@@ -1,0 +1,74 @@
+#pragma once
+// The stress engine: many client actors send tally commands through the
+// registry to entity actors, then the store is read back and every invariant
+// verified. Used by cafes-stress, the benchmark and the CTest stress runs.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cafes/actors/application.hpp"
+
+namespace cafes::stress {
+
+enum class key_distribution {
+  uniform, ///< every entity equally likely
+  zipf,    ///< a few hot entities take most commands (exponent `zipf_exponent`)
+};
+
+struct options {
+  std::uint64_t entities = 10'000;           ///< distinct entity ids
+  std::uint64_t clients = 50;                ///< concurrent client actors
+  std::uint64_t commands_per_client = 200;   ///< commands each client sends
+  std::uint64_t in_flight = 1;               ///< outstanding commands per client
+  key_distribution keys = key_distribution::uniform;
+  double zipf_exponent = 0.99;               ///< for key_distribution::zipf
+  double stale_fraction = 0.0;               ///< share sent with a stale version
+  std::uint64_t seed = 1;                    ///< picks keys, amounts, staleness
+  bool progress = false;                     ///< live progress line on stderr
+  bool verify = true;                        ///< read the store back at the end
+  application_config app;                    ///< shards, idle timeout, timeouts
+};
+
+struct report {
+  std::uint64_t commands = 0;       ///< commands answered
+  std::uint64_t acknowledged = 0;   ///< answered with a new version
+  std::uint64_t conflicts = 0;      ///< answered ec::conflict
+  std::uint64_t stale_sent = 0;     ///< sent with a known-stale version
+  std::uint64_t rejections = 0;     ///< answered ec::rejected
+  std::uint64_t other_errors = 0;   ///< timeouts and storage failures
+  std::uint64_t events = 0;         ///< events in the store at the end
+  double seconds = 0;               ///< from the first command to the last answer
+  double commands_per_second = 0;
+  double events_per_second = 0;     ///< acknowledged events / seconds
+  double latency_p50_us = 0;
+  double latency_p99_us = 0;
+  double latency_p999_us = 0;
+  std::uint64_t peak_resident = 0;  ///< most entity actors alive at once
+  std::uint64_t spawned = 0;        ///< entity actors started (respawns included)
+  std::uint64_t passivated = 0;     ///< entity actors stopped when idle
+  std::uint64_t peak_rss_bytes = 0; ///< the process's peak resident memory
+  bool verified = false;            ///< the read-back ran
+  std::vector<std::string> violations; ///< every broken invariant (empty = ok)
+};
+
+/// Runs one stress run over `store` and, if `opts.verify`, checks that for
+/// every entity the versions are 1..n without gap or duplicate, every
+/// acknowledged command's event is stored exactly once, no event of a command
+/// answered with a conflict or rejection is stored, every stale command was
+/// refused, event ids are unique, and each entity's state rebuilt from the
+/// store equals the last state its actor reported.
+report run(std::shared_ptr<event_store> store, const options& opts);
+
+/// Returns the deterministic id of entity `index` in a run with `seed`.
+entity_id entity_of(std::uint64_t seed, std::uint64_t index);
+
+/// Returns the process's peak resident memory in bytes (0 if unknown).
+std::uint64_t peak_rss_bytes();
+
+/// Returns the process's current resident memory in bytes (0 if unknown).
+std::uint64_t current_rss_bytes();
+
+} // namespace cafes::stress

@@ -1,0 +1,416 @@
+#include "cafes/tools/stress.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <random>
+
+#include <caf/all.hpp>
+
+#include "cafes/domain/tally.hpp"
+
+namespace cafes::stress {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct acknowledgement {
+  std::uint64_t entity = 0;
+  uuid command;
+  std::uint64_t version = 0;
+  tally::state state;
+};
+
+/// What all clients of one run share. Clients write only atomics here until
+/// they finish; then they merge their own records under `mutex`.
+struct shared_run {
+  const options* opts = nullptr;
+  std::vector<registry_actor> registries;
+  std::vector<double> zipf_cdf;
+  /// Highest acknowledged version per entity; versions only grow, so one
+  /// below it is certainly stale.
+  std::unique_ptr<std::atomic<std::uint64_t>[]> acked_version;
+  std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> conflicts{0};
+
+  std::mutex mutex;
+  std::condition_variable finished;
+  std::uint64_t clients_left = 0;
+  std::vector<acknowledgement> acks;
+  std::vector<uuid> refused;         // conflicts and rejections
+  std::vector<uuid> unknown_outcome; // timeouts, storage failures
+  std::vector<std::uint32_t> latencies_us;
+  std::vector<std::string> violations;
+  report counts;
+
+  std::uint64_t pick(std::mt19937_64& rng) const {
+    if (zipf_cdf.empty())
+      return std::uniform_int_distribution<std::uint64_t>{0, opts->entities - 1}(rng);
+    auto u = std::uniform_real_distribution<double>{0.0, zipf_cdf.back()}(rng);
+    auto it = std::lower_bound(zipf_cdf.begin(), zipf_cdf.end(), u);
+    return std::min<std::uint64_t>(static_cast<std::uint64_t>(it - zipf_cdf.begin()),
+                                   opts->entities - 1);
+  }
+};
+
+struct client_state {
+  static inline const char* name = "cafes.stress.client";
+
+  shared_run* run = nullptr;
+  std::mt19937_64 rng;
+  std::uint64_t remaining = 0;
+  std::uint64_t outstanding = 0;
+  std::vector<acknowledgement> acks;
+  std::vector<uuid> refused;
+  std::vector<uuid> unknown_outcome;
+  std::vector<std::uint32_t> latencies_us;
+  std::vector<std::string> violations;
+  report counts;
+};
+
+using client_pointer = caf::stateful_actor<client_state>*;
+
+void finish(client_pointer self) {
+  auto& st = self->state;
+  auto& run = *st.run;
+  {
+    std::lock_guard guard{run.mutex};
+    auto append = [](auto& to, auto& from) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()),
+                std::make_move_iterator(from.end()));
+    };
+    append(run.acks, st.acks);
+    append(run.refused, st.refused);
+    append(run.unknown_outcome, st.unknown_outcome);
+    append(run.latencies_us, st.latencies_us);
+    append(run.violations, st.violations);
+    run.counts.commands += st.counts.commands;
+    run.counts.acknowledged += st.counts.acknowledged;
+    run.counts.conflicts += st.counts.conflicts;
+    run.counts.stale_sent += st.counts.stale_sent;
+    run.counts.rejections += st.counts.rejections;
+    run.counts.other_errors += st.counts.other_errors;
+    --run.clients_left;
+  }
+  run.finished.notify_all();
+  self->quit();
+}
+
+void send_next(client_pointer self);
+
+void on_answer(client_pointer self, clock::time_point start) {
+  auto& st = self->state;
+  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - start);
+  st.latencies_us.push_back(static_cast<std::uint32_t>(
+    std::min<std::int64_t>(micros.count(), std::numeric_limits<std::uint32_t>::max())));
+  ++st.counts.commands;
+  st.run->answered.fetch_add(1, std::memory_order_relaxed);
+  --st.outstanding;
+  if (st.remaining > 0)
+    send_next(self);
+  else if (st.outstanding == 0)
+    finish(self);
+}
+
+void send_next(client_pointer self) {
+  auto& st = self->state;
+  auto& run = *st.run;
+  --st.remaining;
+  ++st.outstanding;
+  auto index = run.pick(st.rng);
+  auto id = entity_of(run.opts->seed, index);
+  auto known = run.acked_version[index].load(std::memory_order_relaxed);
+  bool stale = std::uniform_real_distribution<double>{0.0, 1.0}(st.rng)
+                 < run.opts->stale_fraction
+               && known >= 1;
+  auto expected = stale ? known - 1 : (known > 0 ? known : any_version);
+  st.counts.stale_sent += stale ? 1 : 0;
+  uuid command_id{st.rng(), st.rng()};
+  auto amount = static_cast<std::int64_t>(1 + st.rng() % 100);
+  auto start = clock::now();
+  const auto& registry = run.registries[shard_of(id, run.registries.size())];
+  self
+    ->request(registry, run.opts->app.request_timeout, execute_atom::value, id,
+              command_envelope{tally::counter::command{tally::add{command_id, amount}},
+                               expected})
+    .then(
+      [=](entity_snapshot& snapshot) {
+        auto& st = self->state;
+        if (stale)
+          st.violations.push_back("stale command " + to_string(command_id)
+                                  + " was accepted at version "
+                                  + std::to_string(snapshot.version));
+        ++st.counts.acknowledged;
+        st.acks.push_back({index, command_id, snapshot.version,
+                           std::any_cast<tally::state>(snapshot.state)});
+        auto& slot = st.run->acked_version[index];
+        auto seen = slot.load(std::memory_order_relaxed);
+        while (seen < snapshot.version
+               && !slot.compare_exchange_weak(seen, snapshot.version))
+          ;
+        on_answer(self, start);
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        auto problem = to_failure(err);
+        if (problem.code == ec::conflict) {
+          ++st.counts.conflicts;
+          st.run->conflicts.fetch_add(1, std::memory_order_relaxed);
+          st.refused.push_back(command_id);
+        } else if (problem.code == ec::rejected) {
+          ++st.counts.rejections;
+          st.refused.push_back(command_id);
+        } else {
+          ++st.counts.other_errors;
+          st.unknown_outcome.push_back(command_id);
+        }
+        if (stale && problem.code != ec::conflict)
+          st.violations.push_back("stale command " + to_string(command_id)
+                                  + " got " + to_string(problem) + " instead of a conflict");
+        on_answer(self, start);
+      });
+}
+
+caf::behavior client(client_pointer self, shared_run* run, std::uint64_t seed) {
+  auto& st = self->state;
+  st.run = run;
+  st.rng.seed(seed);
+  st.remaining = run->opts->commands_per_client;
+  auto window = std::max<std::uint64_t>(run->opts->in_flight, 1);
+  for (std::uint64_t i = 0; i < window && st.remaining > 0; ++i)
+    send_next(self);
+  if (st.outstanding == 0)
+    finish(self);
+  // Clients receive only answers to their own requests.
+  return {[](stop_atom) {}};
+}
+
+std::string with_commas(std::uint64_t value) {
+  auto digits = std::to_string(value);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0)
+      out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+void print_progress(const options& opts, std::uint64_t done, double seconds,
+                    std::uint64_t conflicts, std::uint64_t resident) {
+  auto total = opts.clients * opts.commands_per_client;
+  auto fraction = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
+  constexpr int width = 30;
+  auto filled = static_cast<int>(fraction * width);
+  std::string bar(static_cast<std::size_t>(filled), '#');
+  bar.resize(width, '.');
+  std::fprintf(stderr, "\r[%s] %3.0f%% %s/%s cmds  %s/s  conflicts %s  resident %s   ",
+               bar.c_str(), fraction * 100, with_commas(done).c_str(),
+               with_commas(total).c_str(),
+               with_commas(seconds > 0 ? static_cast<std::uint64_t>(done / seconds) : 0).c_str(),
+               with_commas(conflicts).c_str(), with_commas(resident).c_str());
+}
+
+double percentile(std::vector<std::uint32_t>& sorted, double q) {
+  if (sorted.empty())
+    return 0;
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+void add_violation(report& out, std::string text) {
+  constexpr std::size_t shown = 20; // the rest are counted, not listed
+  if (out.violations.size() < shown)
+    out.violations.push_back(std::move(text));
+  else if (out.violations.size() == shown)
+    out.violations.push_back("... more violations not listed");
+}
+
+void verify(event_store& store, shared_run& run, report& out) {
+  const auto& opts = *run.opts;
+  for (auto& v : run.violations)
+    add_violation(out, std::move(v));
+  auto by_command = [](const acknowledgement& a, const acknowledgement& b) {
+    return a.command < b.command;
+  };
+  std::sort(run.acks.begin(), run.acks.end(), by_command);
+  std::sort(run.refused.begin(), run.refused.end());
+  std::sort(run.unknown_outcome.begin(), run.unknown_outcome.end());
+  std::vector<std::uint8_t> stored_times(run.acks.size(), 0);
+  // The last state each entity's actor reported: the acknowledgement with
+  // the highest version.
+  std::vector<std::int64_t> last_report(opts.entities, -1);
+  for (std::size_t i = 0; i < run.acks.size(); ++i) {
+    auto& slot = last_report[run.acks[i].entity];
+    if (slot < 0 || run.acks[static_cast<std::size_t>(slot)].version < run.acks[i].version)
+      slot = static_cast<std::int64_t>(i);
+  }
+  std::vector<uuid> event_ids;
+  for (std::uint64_t index = 0; index < opts.entities; ++index) {
+    auto id = entity_of(opts.seed, index);
+    auto events = store.read(id);
+    if (!events) {
+      add_violation(out, "read of entity " + to_string(id) + " failed: "
+                           + to_string(events.error()));
+      continue;
+    }
+    out.events += events->size();
+    const acknowledgement* reported = last_report[index] < 0
+      ? nullptr : &run.acks[static_cast<std::size_t>(last_report[index])];
+    if (reported && reported->version > events->size())
+      add_violation(out, "entity " + to_string(id) + " acknowledged version "
+                           + std::to_string(reported->version) + " but the store has "
+                           + std::to_string(events->size()) + " events");
+    tally::state rebuilt;
+    for (std::size_t i = 0; i < events->size(); ++i) {
+      const auto& record = (*events)[i];
+      if (record.version != i + 1)
+        add_violation(out, "entity " + to_string(id) + " has version "
+                             + std::to_string(record.version) + " at position "
+                             + std::to_string(i + 1));
+      event_ids.push_back(record.id);
+      auto decoded = decode<tally::counter::event>(record);
+      if (!decoded) {
+        add_violation(out, to_string(decoded.error()));
+        continue;
+      }
+      const auto& event = std::get<tally::added>(*decoded);
+      rebuilt = tally::counter::evolve(rebuilt, *decoded);
+      auto ack = std::lower_bound(run.acks.begin(), run.acks.end(),
+                                  acknowledgement{0, event.command_id, 0, {}}, by_command);
+      if (ack != run.acks.end() && ack->command == event.command_id) {
+        ++stored_times[static_cast<std::size_t>(ack - run.acks.begin())];
+        if (ack->entity != index || ack->version != record.version)
+          add_violation(out, "command " + to_string(event.command_id)
+                               + " acknowledged at version " + std::to_string(ack->version)
+                               + " is stored at version " + std::to_string(record.version));
+      } else if (std::binary_search(run.refused.begin(), run.refused.end(), event.command_id)) {
+        add_violation(out, "refused command " + to_string(event.command_id)
+                             + " is stored in entity " + to_string(id) + " at version "
+                             + std::to_string(record.version));
+      } else if (!std::binary_search(run.unknown_outcome.begin(),
+                                     run.unknown_outcome.end(), event.command_id)) {
+        add_violation(out, "entity " + to_string(id) + " holds an event of command "
+                             + to_string(event.command_id) + " that nobody sent");
+      }
+      if (reported && reported->version == record.version && !(rebuilt == reported->state))
+        add_violation(out, "entity " + to_string(id) + " rebuilt at version "
+                             + std::to_string(record.version) + " has total "
+                             + std::to_string(rebuilt.total) + ", its actor reported "
+                             + std::to_string(reported->state.total));
+    }
+  }
+  for (std::size_t i = 0; i < stored_times.size(); ++i)
+    if (stored_times[i] != 1)
+      add_violation(out, "acknowledged command " + to_string(run.acks[i].command)
+                           + " is stored " + std::to_string(stored_times[i]) + " times");
+  std::sort(event_ids.begin(), event_ids.end());
+  if (auto dup = std::adjacent_find(event_ids.begin(), event_ids.end()); dup != event_ids.end())
+    add_violation(out, "event id " + to_string(*dup) + " is stored twice");
+  out.verified = true;
+}
+
+std::uint64_t read_status_kib(const char* field) {
+  std::ifstream status{"/proc/self/status"};
+  std::string line;
+  auto prefix = std::string{field} + ":";
+  while (std::getline(status, line))
+    if (line.rfind(prefix, 0) == 0)
+      return std::stoull(line.substr(prefix.size())) * 1024;
+  return 0;
+}
+
+} // namespace
+
+std::uint64_t peak_rss_bytes() { return read_status_kib("VmHWM"); }
+
+std::uint64_t current_rss_bytes() { return read_status_kib("VmRSS"); }
+
+entity_id entity_of(std::uint64_t seed, std::uint64_t index) {
+  // A valid v4 UUID whose low half holds the index (index < 2^62).
+  std::uint64_t mixed = (seed + 1) * 0x9E3779B97F4A7C15ULL;
+  mixed ^= mixed >> 31;
+  return uuid{(mixed & ~0xF000ULL) | 0x4000ULL, (index & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63)};
+}
+
+report run(std::shared_ptr<event_store> store, const options& opts) {
+  report out;
+  if (opts.entities == 0) {
+    add_violation(out, "a run needs at least one entity");
+    return out;
+  }
+  shared_run run;
+  run.opts = &opts;
+  run.acked_version = std::make_unique<std::atomic<std::uint64_t>[]>(opts.entities);
+  if (opts.keys == key_distribution::zipf) {
+    run.zipf_cdf.resize(opts.entities);
+    double sum = 0;
+    for (std::uint64_t k = 0; k < opts.entities; ++k) {
+      sum += 1.0 / std::pow(static_cast<double>(k + 1), opts.zipf_exponent);
+      run.zipf_cdf[k] = sum;
+    }
+  }
+  run.clients_left = opts.clients;
+  {
+    application app{store, opts.app};
+    run.registries = app.registries<tally::counter>();
+    std::vector<caf::actor> clients;
+    clients.reserve(opts.clients);
+    auto start = clock::now();
+    for (std::uint64_t i = 0; i < opts.clients; ++i)
+      clients.push_back(app.system().spawn(client, &run, opts.seed * 1'000'003 + i));
+    std::uint64_t resident = 0;
+    auto last_sample = clock::time_point{};
+    for (;;) {
+      {
+        std::unique_lock lock{run.mutex};
+        if (run.finished.wait_for(lock, std::chrono::milliseconds{100},
+                                  [&] { return run.clients_left == 0; }))
+          break;
+      }
+      if (opts.progress && clock::now() - last_sample > std::chrono::milliseconds{250}) {
+        last_sample = clock::now();
+        resident = app.stats().resident;
+        std::chrono::duration<double> elapsed = clock::now() - start;
+        print_progress(opts, run.answered.load(), elapsed.count(), run.conflicts.load(),
+                       resident);
+      }
+    }
+    std::chrono::duration<double> elapsed = clock::now() - start;
+    out.seconds = elapsed.count();
+    auto stats = app.stats();
+    if (opts.progress) {
+      print_progress(opts, run.answered.load(), out.seconds, run.conflicts.load(),
+                     stats.resident);
+      std::fputc('\n', stderr);
+    }
+    out.peak_resident = stats.peak_resident;
+    out.spawned = stats.spawned;
+    out.passivated = stats.passivated;
+    clients.clear();
+  } // the application closes here: every actor has ended
+  auto counts = run.counts;
+  out.commands = counts.commands;
+  out.acknowledged = counts.acknowledged;
+  out.conflicts = counts.conflicts;
+  out.stale_sent = counts.stale_sent;
+  out.rejections = counts.rejections;
+  out.other_errors = counts.other_errors;
+  out.commands_per_second = out.seconds > 0 ? out.commands / out.seconds : 0;
+  out.events_per_second = out.seconds > 0 ? out.acknowledged / out.seconds : 0;
+  std::sort(run.latencies_us.begin(), run.latencies_us.end());
+  out.latency_p50_us = percentile(run.latencies_us, 0.50);
+  out.latency_p99_us = percentile(run.latencies_us, 0.99);
+  out.latency_p999_us = percentile(run.latencies_us, 0.999);
+  if (opts.verify)
+    verify(*store, run, out);
+  out.peak_rss_bytes = peak_rss_bytes();
+  return out;
+}
+
+} // namespace cafes::stress
