@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <numeric>
+#include <unordered_map>
 
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/utilities/transaction.h>
 #include <rocksdb/utilities/transaction_db.h>
 
@@ -49,7 +51,11 @@ struct rocksdb_store::impl {
   enum class step { accepted, refused, contended };
 
   /// Runs one request's conditional check and writes inside `txn`.
+  /// `staged` maps each entity already appended to in this transaction to
+  /// its new head: the transaction holds its lock, and (indexing being off)
+  /// cannot read its own writes.
   step stage(rocksdb::Transaction& txn, const append_request& request,
+             std::unordered_map<entity_id, std::uint64_t>& staged,
              result<std::uint64_t>& out) {
     if (request.events.empty()) {
       out = failure::make(ec::invalid_argument,
@@ -66,10 +72,18 @@ struct rocksdb_store::impl {
       return step::refused;
     };
     std::string head_value;
-    auto status = txn.GetForUpdate(rocksdb::ReadOptions{},
-                                   layout::head_key(request.entity), &head_value);
     std::uint64_t actual = 0;
-    if (status.ok()) {
+    rocksdb::Status status;
+    auto earlier = staged.find(request.entity);
+    if (earlier != staged.end()) {
+      actual = earlier->second;
+    } else {
+      status = txn.GetForUpdate(rocksdb::ReadOptions{},
+                                layout::head_key(request.entity), &head_value);
+    }
+    if (earlier != staged.end()) {
+      // already locked and known
+    } else if (status.ok()) {
       if (!layout::decode_version(head_value, actual)) {
         txn.RollbackToSavePoint().PermitUncheckedError();
         out = failure::make(ec::decode_failure,
@@ -99,6 +113,7 @@ struct rocksdb_store::impl {
     if (!status.ok())
       return refuse(status);
     txn.PopSavePoint().PermitUncheckedError();
+    staged[request.entity] = version;
     out = version;
     return step::accepted;
   }
@@ -110,10 +125,14 @@ struct rocksdb_store::impl {
                                        std::vector<result<std::uint64_t>>& out) {
     std::unique_ptr<rocksdb::Transaction> txn{
       db->BeginTransaction(write_options, transaction_options)};
+    // The index would only serve reads of our own writes, which `staged`
+    // answers; without it a Put is a plain append (measured ~12% of CPU).
+    txn->DisableIndexing();
+    std::unordered_map<entity_id, std::uint64_t> staged;
     std::vector<std::size_t> accepted;
     std::vector<std::size_t> contended;
     for (auto index : indices) {
-      switch (stage(*txn, requests[index], out[index])) {
+      switch (stage(*txn, requests[index], staged, out[index])) {
         case step::accepted: accepted.push_back(index); break;
         case step::contended: contended.push_back(index); break;
         case step::refused: break;
@@ -160,6 +179,10 @@ rocksdb_store::open(const rocksdb_options& options) {
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 2;
   db_options.max_background_jobs = 2;
+  // One entity's keys share a 17-byte prefix and arrive in order: memtable
+  // inserts can start from the previous position of the same prefix.
+  db_options.memtable_insert_with_hint_prefix_extractor.reset(
+    rocksdb::NewFixedPrefixTransform(17));
   if (options.in_memory) {
     state->memory_env.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     db_options.env = state->memory_env.get();

@@ -1,0 +1,210 @@
+// cafes-bench: throughput of the full actor path against a plain
+// single-thread loop over the RocksDB store, both in this one process run
+// (the machine is shared and noisy: ratios of medians, not absolute figures).
+// Also: replay of a 10,000-event entity, and spawning many entity actors.
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cafes/domain/tally.hpp"
+#include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/stress.hpp"
+#include "bench_support.hpp"
+
+using namespace cafes;
+using namespace cafes::bench;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct settings {
+  std::uint64_t entities = 10'000;
+  std::uint64_t appends = 200'000;       // per baseline run, no sync
+  std::uint64_t synced_appends = 2'000;  // per baseline run, sync
+  std::vector<std::uint64_t> clients{1, 8, 64, 512};
+  int repeats = 3;
+  std::uint64_t spawn_count = 1'000'000;
+};
+
+/// Plain loop: one conditional append (one transaction) per event.
+double baseline_events_per_second(bool sync, std::uint64_t appends,
+                                  std::uint64_t entities) {
+  scratch_dir dir;
+  auto store = open_store(dir.path(), sync);
+  std::vector<std::uint64_t> heads(entities, 0);
+  std::mt19937_64 rng{42};
+  auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < appends; ++i) {
+    auto index = i % entities;
+    auto event = encode(tally::counter::event{tally::added{uuid{rng(), rng()}, 1}});
+    append_request request{stress::entity_of(1, index), heads[index],
+                           {event_record{{}, 0, uuid::random(), event.type,
+                                         event.payload, now_ns()}}};
+    auto version = store->append(request);
+    if (!version)
+      throw std::runtime_error(to_string(version.error()));
+    heads[index] = *version;
+  }
+  return appends / seconds_since(start);
+}
+
+/// The full path: client actors -> registry -> entity actors -> storage
+/// actor -> RocksDB, verified afterwards.
+stress::report actor_path(bool sync, std::uint64_t clients, std::uint64_t commands,
+                          std::uint64_t entities) {
+  scratch_dir dir;
+  stress::options opts;
+  opts.entities = entities;
+  opts.clients = clients;
+  opts.commands_per_client = std::max<std::uint64_t>(commands / clients, 1);
+  opts.in_flight = 1;
+  opts.app.scheduler_threads = 2;
+  opts.app.registry_shards = 2;
+  opts.app.storage_shards = 2;
+  auto report = stress::run(open_store(dir.path(), sync), opts);
+  if (!report.violations.empty())
+    throw std::runtime_error("verification failed: " + report.violations.front());
+  return report;
+}
+
+nlohmann::json measure_throughput(const settings& s, bool sync) {
+  auto appends = sync ? s.synced_appends : s.appends;
+  nlohmann::json rows = nlohmann::json::array();
+  std::vector<double> baseline_runs;
+  for (auto clients : s.clients) {
+    std::vector<double> actor_runs;
+    std::vector<double> p99_runs;
+    for (int r = 0; r < s.repeats; ++r) {
+      // Alternate the two so that machine noise hits both alike.
+      baseline_runs.push_back(baseline_events_per_second(sync, appends, s.entities));
+      // Synced runs need enough clients in flight to fill a group commit.
+      auto commands = sync ? std::max<std::uint64_t>(appends * 10, clients * 20) : appends;
+      auto report = actor_path(sync, clients, commands, s.entities);
+      actor_runs.push_back(report.events_per_second);
+      p99_runs.push_back(report.latency_p99_us);
+    }
+    auto baseline = median(baseline_runs);
+    auto actors = median(actor_runs);
+    std::printf("  %-6s clients %4llu: baseline %9.0f ev/s, actor path %9.0f ev/s, "
+                "ratio %5.2fx, p99 %7.0f us\n",
+                sync ? "sync" : "nosync", (unsigned long long)clients, baseline, actors,
+                actors / baseline, median(p99_runs));
+    std::fflush(stdout);
+    rows.push_back({{"clients", clients}, {"baseline_events_per_second", baseline},
+                    {"actor_events_per_second", actors}, {"ratio", actors / baseline},
+                    {"actor_p99_us", median(p99_runs)}});
+  }
+  return rows;
+}
+
+nlohmann::json measure_replay(int repeats) {
+  constexpr std::uint64_t events = 10'000;
+  scratch_dir dir;
+  auto store = std::shared_ptr<event_store>{open_store(dir.path(), false)};
+  auto id = uuid::random();
+  append_request request{id, 0, {}};
+  for (std::uint64_t i = 0; i < events; ++i) {
+    auto event = encode(tally::counter::event{tally::added{uuid::random(), 1}});
+    request.events.push_back({{}, 0, uuid::random(), event.type, event.payload, now_ns()});
+  }
+  if (!store->append(request))
+    throw std::runtime_error("could not write the replay history");
+  std::vector<double> store_ms;
+  std::vector<double> actor_ms;
+  for (int r = 0; r < repeats; ++r) {
+    auto start = clock_type::now();
+    auto read = store->read(id);
+    tally::state state;
+    for (const auto& record : *read)
+      state = tally::counter::evolve(state, *decode<tally::counter::event>(record));
+    store_ms.push_back(seconds_since(start) * 1e3);
+    if (state.additions != events)
+      throw std::runtime_error("replay lost events");
+    application app{store};
+    auto tallies = app.entities<tally::counter>();
+    start = clock_type::now();
+    auto copy = tallies.get(id); // spawns the actor, which replays
+    actor_ms.push_back(seconds_since(start) * 1e3);
+    if (copy.version != events)
+      throw std::runtime_error("actor replay lost events");
+  }
+  std::printf("  replay of %llu events: store read + fold %.2f ms, entity actor %.2f ms\n",
+              (unsigned long long)events, median(store_ms), median(actor_ms));
+  return {{"events", events}, {"store_read_and_fold_ms", median(store_ms)},
+          {"entity_actor_ms", median(actor_ms)}};
+}
+
+nlohmann::json measure_spawn(std::uint64_t count) {
+  auto store = std::shared_ptr<event_store>{open_memory_store()};
+  application_config config;
+  config.registry_shards = 2;
+  application app{store, config};
+  const auto& registries = app.registries<tally::counter>();
+  auto before = stress::current_rss_bytes();
+  auto start = clock_type::now();
+  spawn_entities(app.system(), registries, count); // a get per id: spawn + empty replay
+  auto seconds = seconds_since(start);
+  auto stats = app.stats();
+  auto after = stress::current_rss_bytes();
+  auto per_actor = static_cast<double>(after - before) / static_cast<double>(count);
+  std::printf("  spawned %llu entity actors in %.2f s (%.0f/s), %.0f bytes each "
+              "(RSS %llu -> %llu MiB), resident %llu\n",
+              (unsigned long long)count, seconds, count / seconds, per_actor,
+              (unsigned long long)(before >> 20), (unsigned long long)(after >> 20),
+              (unsigned long long)stats.resident);
+  return {{"actors", count}, {"seconds", seconds}, {"bytes_per_actor", per_actor},
+          {"resident", stats.resident}};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"cafes-bench: actor path vs plain RocksDB loop, replay, spawn"};
+  settings s;
+  std::string json_path = "bench-results.json";
+  std::string data_path = "bench-throughput.dat";
+  bool quick = false;
+  cli.add_option("--json", json_path, "where to write the results")->capture_default_str();
+  cli.add_option("--data", data_path, "gnuplot data file")->capture_default_str();
+  cli.add_option("--repeats", s.repeats, "runs per figure (median)")->capture_default_str();
+  cli.add_option("--entities", s.entities)->capture_default_str();
+  cli.add_option("--spawn", s.spawn_count, "entity actors to spawn")->capture_default_str();
+  cli.add_flag("--quick", quick, "small sizes, one repeat (a smoke run)");
+  CLI11_PARSE(cli, argc, argv);
+  if (quick) {
+    s.appends = 10'000;
+    s.synced_appends = 200;
+    s.clients = {1, 64};
+    s.repeats = 1;
+    s.spawn_count = 10'000;
+  }
+  try {
+    nlohmann::json out;
+    std::printf("throughput, WAL sync off (medians of %d)\n", s.repeats);
+    out["nosync"] = measure_throughput(s, false);
+    std::printf("throughput, WAL sync on (medians of %d)\n", s.repeats);
+    out["sync"] = measure_throughput(s, true);
+    std::printf("replay\n");
+    out["replay"] = measure_replay(std::max(s.repeats, 3));
+    std::printf("spawn\n");
+    out["spawn"] = measure_spawn(s.spawn_count);
+    std::ofstream{json_path} << out.dump(2) << '\n';
+    std::ofstream data{data_path};
+    data << "# clients baseline_nosync actors_nosync baseline_sync actors_sync\n";
+    for (std::size_t i = 0; i < out["nosync"].size(); ++i)
+      data << out["nosync"][i]["clients"] << ' '
+           << out["nosync"][i]["baseline_events_per_second"] << ' '
+           << out["nosync"][i]["actor_events_per_second"] << ' '
+           << out["sync"][i]["baseline_events_per_second"] << ' '
+           << out["sync"][i]["actor_events_per_second"] << '\n';
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds in Release, runs the benchmark and plots
+# it: bench/results.json and bench/throughput.png (shown in the README).
+# Extra arguments go to cafes-bench (for example --quick or --repeats 5).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCAFES_BUILD_TESTS=OFF >/dev/null
+cmake --build build/release --target cafes-bench -j "$(nproc)"
+build/release/bench/cafes-bench --json bench/results.json \
+  --data build/release/bench-throughput.dat "$@"
+gnuplot -e "data='build/release/bench-throughput.dat'; out='bench/throughput.png'" bench/plot.gp
+echo "wrote bench/results.json and bench/throughput.png"
