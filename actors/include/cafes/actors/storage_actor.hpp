@@ -1,8 +1,8 @@
 #pragma once
 // The storage actor: owns a store and answers appends and reads without ever
-// blocking a CAF scheduler thread. Appends that arrive while a commit is in
-// flight are committed together as one batch (group commit), each with its
-// own conditional check and its own reply.
+// blocking a CAF scheduler thread (it runs on a thread of its own). Appends
+// that arrive while a commit is in flight are committed together as one batch
+// (group commit), each with its own conditional check and its own reply.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,9 +26,7 @@ using storage_actor = caf::typed_actor<
   caf::replies_to<read_atom, entity_id, std::uint64_t, std::uint64_t>::with<
     std::vector<event_record>>,
   // The entity's current version (0 = no events).
-  caf::replies_to<head_atom, entity_id>::with<std::uint64_t>,
-  // Internal: the store thread finished a batch.
-  caf::reacts_to<done_atom>>;
+  caf::replies_to<head_atom, entity_id>::with<std::uint64_t>>;
 
 struct storage_actor_options {
   /// Most appends committed as one batch: 4096. Later arrivals wait for the
@@ -36,9 +34,12 @@ struct storage_actor_options {
   std::size_t max_batch = 4096;
 };
 
-/// Spawns a storage actor over `store`. Store calls run on one thread owned
-/// by the actor (joined when the actor ends), so a slow disk never stalls the
-/// scheduler; requests arriving meanwhile form the next batch.
+/// Spawns a storage actor over `store`. It is a detached actor: store calls
+/// run on its own thread, so a slow disk never stalls the scheduler. It takes
+/// everything queued in its mailbox (up to `max_batch` appends), commits the
+/// appends as one batch, answers each request, and repeats; requests that
+/// arrive meanwhile form the next batch. Requests still queued when it ends
+/// are answered with an error.
 storage_actor spawn_storage_actor(caf::actor_system& system,
                                   std::shared_ptr<event_store> store,
                                   storage_actor_options options = {});
