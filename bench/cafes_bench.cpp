@@ -63,6 +63,7 @@ stress::report actor_path(bool sync, std::uint64_t clients, std::uint64_t comman
   opts.clients = clients;
   opts.commands_per_client = std::max<std::uint64_t>(commands / clients, 1);
   opts.in_flight = 1;
+  opts.command_timeout = std::chrono::milliseconds{0}; // the baseline has no timers either
   opts.app.scheduler_threads = 2;
   opts.app.registry_shards = 2;
   opts.app.storage_shards = 2;

@@ -3,6 +3,9 @@
 #include <caf/all.hpp>
 
 #include "cafes/actors/errors.hpp"
+#include "cafes/actors/log.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace cafes {
 
@@ -69,8 +72,11 @@ void with_loaded(entity_pointer self, snapshot_promise promise, Next next) {
                 std::uint64_t{1}, last_version)
     .await(
       [=](std::vector<event_record>& events) mutable {
-        if (auto error = replay(self->state, events))
+        if (auto error = replay(self->state, events)) {
+          logger()->error("cannot load {}: {}", self->state.aggregate->name(),
+                          to_string(*error));
           promise.deliver(to_caf_error(*error));
+        }
         else
           next();
       },

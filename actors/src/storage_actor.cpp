@@ -3,6 +3,9 @@
 #include <caf/all.hpp>
 
 #include "cafes/actors/errors.hpp"
+#include "cafes/actors/log.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace cafes {
 
@@ -37,8 +40,14 @@ void deliver(caf::response_promise& promise, result<T>&& outcome) {
 void execute(event_store& store, batch& work) {
   if (!work.appends.empty()) {
     auto outcomes = store.append_batch(work.appends);
-    for (std::size_t i = 0; i < outcomes.size(); ++i)
-      deliver(work.append_promises[i], std::move(outcomes[i]));
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      auto& outcome = outcomes[i];
+      // Conflicts are answers; a store that fails to write is news.
+      if (!outcome && outcome.error().code != ec::conflict
+          && outcome.error().code != ec::invalid_argument)
+        logger()->warn("append failed: {}", to_string(outcome.error()));
+      deliver(work.append_promises[i], std::move(outcome));
+    }
   }
   for (auto& read : work.reads) {
     if (read.head_only)

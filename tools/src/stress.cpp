@@ -134,8 +134,11 @@ void send_next(client_pointer self) {
   auto amount = static_cast<std::int64_t>(1 + st.rng() % 100);
   auto start = clock::now();
   const auto& registry = run.registries[shard_of(id, run.registries.size())];
+  auto timeout = run.opts->command_timeout.count() > 0
+                   ? caf::duration{run.opts->command_timeout}
+                   : caf::duration{caf::infinite};
   self
-    ->request(registry, run.opts->app.request_timeout, execute_atom::value, id,
+    ->request(registry, timeout, execute_atom::value, id,
               command_envelope{tally::counter::command{tally::add{command_id, amount}},
                                expected})
     .then(

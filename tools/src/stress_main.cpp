@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
   cli.add_flag("--sync", sync, "sync the WAL before acknowledging (durable)");
   cli.add_option("--idle-ms", idle_ms, "passivate entity actors idle this long; 0 = never")
     ->check(CLI::NonNegativeNumber)->capture_default_str();
-  cli.add_option("--timeout-ms", timeout_ms, "answer timeout per command")
-    ->check(CLI::PositiveNumber)->capture_default_str();
+  cli.add_option("--timeout-ms", timeout_ms, "answer timeout per command; 0 = none")
+    ->check(CLI::NonNegativeNumber)->capture_default_str();
   cli.add_option("--registry-shards", opts.app.registry_shards)->capture_default_str();
   cli.add_option("--storage-shards", opts.app.storage_shards)->capture_default_str();
   cli.add_option("--threads", opts.app.scheduler_threads, "CAF scheduler threads; 0 = cores")
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   opts.app.idle_timeout = std::chrono::milliseconds{idle_ms};
-  opts.app.request_timeout = std::chrono::milliseconds{timeout_ms};
+  opts.command_timeout = std::chrono::milliseconds{timeout_ms};
   opts.progress = ::isatty(STDERR_FILENO) == 1;
 
   std::shared_ptr<event_store> store;
