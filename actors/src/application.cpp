@@ -26,10 +26,15 @@ application::application(std::shared_ptr<event_store> store,
 
 application::~application() {
   {
+    // Registries first, and wait for them: their entity actors finish what
+    // they have queued, which may still need the storage actors.
     std::lock_guard guard{mutex_};
-    for (auto& [name, shards] : registries_)
+    caf::scoped_actor self{*system_};
+    for (auto& [name, shards] : registries_) {
       for (auto& registry : shards)
-        caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+        self->send_exit(registry, caf::exit_reason::user_shutdown);
+      self->wait_for(shards);
+    }
     registries_.clear();
   }
   for (auto& storage : storage_)

@@ -4,6 +4,8 @@
 
 #include <caf/all.hpp>
 
+#include "cafes/actors/errors.hpp"
+
 namespace cafes {
 
 namespace {
@@ -32,7 +34,17 @@ struct registry_state {
   std::unordered_map<entity_id, entry> entities;
   std::unordered_map<caf::actor_addr, entity_id> stopping;
   registry_stats stats;
+  /// Set by an exit message: new requests are refused, every entity actor is
+  /// stopped (finishing what it has queued), then the registry quits.
+  std::optional<caf::error> closing;
+  /// Entity actors still to be sent a stop while closing.
+  std::vector<entity_id> to_stop;
 };
+
+/// Most entity actors stopped at once while closing. A stop per entity all
+/// at once puts a million jobs in one worker's queue, and CAF 0.17's work
+/// stealing walks that queue on every steal: closing 1M actors took 193 s.
+constexpr std::size_t stop_window = 256;
 
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
@@ -63,6 +75,31 @@ void forward(const entity_actor& actor, deferred_request& request) {
     request.promise.delegate(actor, caf::get_atom::value);
 }
 
+/// Asks the entity's actor to stop once it has handled what it has queued.
+void request_stop(registry_pointer self, entry& slot, const entity_id& id) {
+  slot.stopping = true;
+  self->state.stopping.emplace(slot.actor.address(), id);
+  self->send(slot.actor, stop_atom::value);
+}
+
+failure closing_failure() {
+  return failure::make(ec::storage_unavailable, "the application is closing");
+}
+
+/// While closing: keeps up to `stop_window` stops in flight; quits when no
+/// entity actor is left.
+void continue_closing(registry_pointer self) {
+  auto& st = self->state;
+  while (st.stopping.size() < stop_window && !st.to_stop.empty()) {
+    auto id = st.to_stop.back();
+    st.to_stop.pop_back();
+    if (auto it = st.entities.find(id); it != st.entities.end() && !it->second.stopping)
+      request_stop(self, it->second, id);
+  }
+  if (st.entities.empty())
+    self->quit(*st.closing);
+}
+
 void on_entity_down(registry_pointer self, const caf::down_msg& msg) {
   auto& st = self->state;
   --st.stats.resident;
@@ -84,6 +121,13 @@ void on_entity_down(registry_pointer self, const caf::down_msg& msg) {
   if (it == st.entities.end())
     return;
   auto& slot = it->second;
+  if (st.closing) {
+    for (auto& request : slot.deferred)
+      request.promise.deliver(to_caf_error(closing_failure()));
+    st.entities.erase(it);
+    continue_closing(self);
+    return;
+  }
   if (slot.deferred.empty()) {
     st.entities.erase(it);
     return;
@@ -108,13 +152,20 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
   st.options = options;
   self->set_down_handler([=](caf::down_msg& msg) { on_entity_down(self, msg); });
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& [id, slot] : self->state.entities)
-      self->send_exit(slot.actor, msg.reason);
-    self->quit(msg.reason);
+    auto& st = self->state;
+    if (st.closing)
+      return;
+    st.closing = msg.reason;
+    st.to_stop.reserve(st.entities.size());
+    for (const auto& [id, slot] : st.entities)
+      st.to_stop.push_back(id);
+    continue_closing(self);
   });
   return {
     [=](execute_atom, const entity_id& id,
         command_envelope& command) -> caf::result<entity_snapshot> {
+      if (self->state.closing)
+        return to_caf_error(closing_failure());
       auto& slot = lookup(self, id);
       if (slot.stopping) {
         auto promise = self->make_response_promise<entity_snapshot>();
@@ -124,6 +175,8 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
       return self->delegate(slot.actor, execute_atom::value, std::move(command));
     },
     [=](caf::get_atom, const entity_id& id) -> caf::result<entity_snapshot> {
+      if (self->state.closing)
+        return to_caf_error(closing_failure());
       auto& slot = lookup(self, id);
       if (slot.stopping) {
         auto promise = self->make_response_promise<entity_snapshot>();
@@ -136,15 +189,13 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
       auto& st = self->state;
       auto it = st.entities.find(id);
       const auto& sender = self->current_sender();
-      if (it == st.entities.end() || it->second.stopping || !sender
+      if (st.closing || it == st.entities.end() || it->second.stopping || !sender
           || it->second.actor.address() != sender->address())
         return;
       // Everything routed to the actor so far is ahead of this stop in its
       // mailbox; what arrives from now on waits for the actor's end.
-      it->second.stopping = true;
-      st.stopping.emplace(it->second.actor.address(), id);
       ++st.stats.passivated;
-      self->send(it->second.actor, stop_atom::value);
+      request_stop(self, it->second, id);
     },
     [=](stats_atom) { return self->state.stats; },
   };

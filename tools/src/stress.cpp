@@ -36,6 +36,7 @@ struct shared_run {
   /// below it is certainly stale.
   std::unique_ptr<std::atomic<std::uint64_t>[]> acked_version;
   std::atomic<std::uint64_t> answered{0};
+  std::atomic<std::uint64_t> next_sequential{0};
   std::atomic<std::uint64_t> conflicts{0};
 
   std::mutex mutex;
@@ -48,7 +49,9 @@ struct shared_run {
   std::vector<std::string> violations;
   report counts;
 
-  std::uint64_t pick(std::mt19937_64& rng) const {
+  std::uint64_t pick(std::mt19937_64& rng) {
+    if (opts->keys == key_distribution::sequential)
+      return next_sequential.fetch_add(1, std::memory_order_relaxed) % opts->entities;
     if (zipf_cdf.empty())
       return std::uniform_int_distribution<std::uint64_t>{0, opts->entities - 1}(rng);
     auto u = std::uniform_real_distribution<double>{0.0, zipf_cdf.back()}(rng);
@@ -359,6 +362,7 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
     }
   }
   run.clients_left = opts.clients;
+  auto closing = clock::now();
   {
     application app{store, opts.app};
     run.registries = app.registries<tally::counter>();
@@ -396,7 +400,9 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
     out.spawned = stats.spawned;
     out.passivated = stats.passivated;
     clients.clear();
+    closing = clock::now();
   } // the application closes here: every actor has ended
+  out.close_seconds = std::chrono::duration<double>(clock::now() - closing).count();
   auto counts = run.counts;
   out.commands = counts.commands;
   out.acknowledged = counts.acknowledged;
@@ -410,8 +416,11 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
   out.latency_p50_us = percentile(run.latencies_us, 0.50);
   out.latency_p99_us = percentile(run.latencies_us, 0.99);
   out.latency_p999_us = percentile(run.latencies_us, 0.999);
-  if (opts.verify)
+  if (opts.verify) {
+    auto verifying = clock::now();
     verify(*store, run, out);
+    out.verify_seconds = std::chrono::duration<double>(clock::now() - verifying).count();
+  }
   out.peak_rss_bytes = peak_rss_bytes();
   return out;
 }

@@ -31,11 +31,12 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   cli.add_option("--in-flight", opts.in_flight, "outstanding commands per client")
     ->capture_default_str();
-  cli.add_option("--keys", opts.keys, "key distribution: uniform or zipf")
+  cli.add_option("--keys", opts.keys, "key distribution: uniform, zipf or sequential")
     ->transform(CLI::CheckedTransformer(
       std::map<std::string, stress::key_distribution>{
         {"uniform", stress::key_distribution::uniform},
-        {"zipf", stress::key_distribution::zipf}},
+        {"zipf", stress::key_distribution::zipf},
+        {"sequential", stress::key_distribution::sequential}},
       CLI::ignore_case))
     ->capture_default_str();
   cli.add_option("--zipf-exponent", opts.zipf_exponent, "skew of --keys zipf")
@@ -107,6 +108,8 @@ int main(int argc, char** argv) {
   row("entity actors spawned", double(r.spawned), "");
   row("passivated", double(r.passivated), "");
   row("peak RSS", double(r.peak_rss_bytes) / (1 << 20), "MiB");
+  std::printf("%-26s %14.3f s\n", "close (stop all actors)", r.close_seconds);
+  std::printf("%-26s %14.3f s\n", "verification read-back", r.verify_seconds);
   std::printf("%-26s %14s\n", "verification",
               !r.verified ? "skipped" : r.violations.empty() ? "passed" : "FAILED");
   for (const auto& v : r.violations)
@@ -127,6 +130,7 @@ int main(int argc, char** argv) {
                       {"p999", r.latency_p999_us}}},
       {"peak_resident_actors", r.peak_resident}, {"spawned", r.spawned},
       {"passivated", r.passivated}, {"peak_rss_bytes", r.peak_rss_bytes},
+      {"close_seconds", r.close_seconds}, {"verify_seconds", r.verify_seconds},
       {"verified", r.verified}, {"violations", r.violations}};
     std::ofstream{json_path} << j.dump(2) << '\n';
   }

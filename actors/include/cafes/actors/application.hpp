@@ -54,7 +54,10 @@ public:
   explicit application(std::shared_ptr<event_store> store,
                        application_config config = {});
 
-  /// Stops every actor and waits for them.
+  /// Closes: registries refuse new requests, every entity actor finishes the
+  /// commands it already holds and stops, then the storage actors stop; waits
+  /// for all of them. Destroy the application on the thread that made it:
+  /// CAF 0.17.6 hangs when an actor system is destroyed on another thread.
   ~application();
 
   application(const application&) = delete;

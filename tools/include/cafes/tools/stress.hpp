@@ -16,6 +16,7 @@ namespace cafes::stress {
 enum class key_distribution {
   uniform, ///< every entity equally likely
   zipf,    ///< a few hot entities take most commands (exponent `zipf_exponent`)
+  sequential, ///< command i goes to entity i mod entities: each exactly once per lap
 };
 
 struct options {
@@ -53,6 +54,8 @@ struct report {
   std::uint64_t spawned = 0;        ///< entity actors started (respawns included)
   std::uint64_t passivated = 0;     ///< entity actors stopped when idle
   std::uint64_t peak_rss_bytes = 0; ///< the process's peak resident memory
+  double close_seconds = 0;         ///< stopping every actor after the run
+  double verify_seconds = 0;        ///< reading the store back
   bool verified = false;            ///< the read-back ran
   std::vector<std::string> violations; ///< every broken invariant (empty = ok)
 };
