@@ -315,6 +315,30 @@ TEST_CASE("errors render with their names and context", "[actors]") {
   CHECK(to_failure(caf::make_error(caf::sec::request_timeout)).code == ec::timeout);
 }
 
+namespace {
+
+struct outcomes {
+  std::mutex mutex;
+  std::vector<std::pair<entity_id, failure>> answers; // code none = acknowledged
+};
+
+/// Sends foo = bar2 at version 1 to every entity and records each answer.
+void change_all(caf::event_based_actor* self, registry_actor registry,
+                std::vector<entity_id> ids, std::shared_ptr<outcomes> seen) {
+  for (const auto& id : ids) {
+    command_envelope change{example::entity::command{example::change_foo{"bar2"}}, 1};
+    auto record = [=](failure f) {
+      std::lock_guard guard{seen->mutex};
+      seen->answers.emplace_back(id, std::move(f));
+    };
+    self->request(registry, caf::infinite, execute_atom::value, id, std::move(change))
+      .then([=](entity_snapshot&) { record(failure{}); },
+            [=](caf::error& err) { record(to_failure(err)); });
+  }
+}
+
+} // namespace
+
 TEST_CASE("closing the application answers every command and loses no "
           "acknowledged event",
           "[actors][shutdown]") {
@@ -325,25 +349,9 @@ TEST_CASE("closing the application answers every command and loses no "
   for (int i = 0; i < 20; ++i)
     ids.push_back(examples.create(example::create{"bar1"}).id);
 
-  struct outcomes {
-    std::mutex mutex;
-    std::vector<std::pair<entity_id, failure>> answers; // code none = acknowledged
-  };
   auto seen = std::make_shared<outcomes>();
-  auto registry = app->registries<example::entity>().front();
   gate->close_gate();
-  app->system().spawn([=](caf::event_based_actor* self) {
-    for (const auto& id : ids) {
-      command_envelope change{example::entity::command{example::change_foo{"bar2"}}, 1};
-      auto record = [=](failure f) {
-        std::lock_guard guard{seen->mutex};
-        seen->answers.emplace_back(id, std::move(f));
-      };
-      self->request(registry, caf::infinite, execute_atom::value, id, std::move(change))
-        .then([=](entity_snapshot&) { record(failure{}); },
-              [=](caf::error& err) { record(to_failure(err)); });
-    }
-  });
+  app->system().spawn(change_all, app->registries<example::entity>().front(), ids, seen);
   gate->wait_for_waiting(1); // at least one append is held in the store
   // CAF 0.17 hangs when an actor system is destroyed on another thread than
   // the one that made it: close here, and open the gate from a helper.
