@@ -1,8 +1,21 @@
 #include "cafes/actors/application.hpp"
 
+#include <thread>
+
 #include <caf/all.hpp>
 
 namespace cafes {
+
+namespace {
+
+/// Returns `configured`, or one per core when it is 0.
+std::size_t shard_count(std::size_t configured) {
+  if (configured > 0)
+    return configured;
+  return std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
+}
+
+} // namespace
 
 application::application(std::shared_ptr<event_store> store,
                          application_config config)
@@ -19,7 +32,7 @@ application::application(std::shared_ptr<event_store> store,
   if (config_.scheduler_threads > 0)
     cfg.set("scheduler.max-threads", config_.scheduler_threads);
   system_ = std::make_unique<caf::actor_system>(cfg);
-  auto shards = std::max<std::size_t>(config_.storage_shards, 1);
+  auto shards = shard_count(config_.storage_shards);
   for (std::size_t i = 0; i < shards; ++i)
     storage_.push_back(spawn_storage_actor(*system_, store_, {config_.max_batch}));
 }
@@ -53,7 +66,7 @@ application::registries(const std::shared_ptr<const erased_aggregate>& aggregate
   options.idle_timeout = config_.idle_timeout;
   options.storage_timeout = config_.storage_timeout;
   std::vector<registry_actor> shards;
-  for (std::size_t i = 0; i < std::max<std::size_t>(config_.registry_shards, 1); ++i)
+  for (std::size_t i = 0, n = shard_count(config_.registry_shards); i < n; ++i)
     shards.push_back(spawn_registry(*system_, aggregate, storage_, options));
   return registries_.emplace(std::string{aggregate->name()}, std::move(shards))
     .first->second;

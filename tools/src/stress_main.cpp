@@ -52,8 +52,10 @@ int main(int argc, char** argv) {
     ->check(CLI::NonNegativeNumber)->capture_default_str();
   cli.add_option("--timeout-ms", timeout_ms, "answer timeout per command; 0 = none")
     ->check(CLI::NonNegativeNumber)->capture_default_str();
-  cli.add_option("--registry-shards", opts.app.registry_shards)->capture_default_str();
-  cli.add_option("--storage-shards", opts.app.storage_shards)->capture_default_str();
+  cli.add_option("--registry-shards", opts.app.registry_shards, "registries per aggregate; 0 = one per core")
+    ->capture_default_str();
+  cli.add_option("--storage-shards", opts.app.storage_shards, "storage actors; 0 = one per core")
+    ->capture_default_str();
   cli.add_option("--threads", opts.app.scheduler_threads, "CAF scheduler threads; 0 = cores")
     ->capture_default_str();
   cli.add_option("--seed", opts.seed)->capture_default_str();
