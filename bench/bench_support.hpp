@@ -78,6 +78,7 @@ inline void spawn_entities(caf::actor_system& system,
       auto id = stress::entity_of(99, (*next)++);
       auto on_answer = [=, &finished] {
         if (++*answered == count) {
+          *send_one = nullptr; // it holds itself: break the cycle
           finished.set_value();
           self->quit();
         } else if (*next < count) {

@@ -6,12 +6,13 @@ set multiplot layout 1,2 title "cafes: events/s against concurrent clients (medi
 set logscale x 2
 set xlabel "concurrent clients"
 set ylabel "events/s"
-set key left top
 set grid
 set title "WAL sync off"
+set key right bottom
 plot data using 1:2 with linespoints title "baseline: plain loop, 1 txn/append", \
      data using 1:3 with linespoints title "actor path (group commit)"
 set title "WAL sync on"
+set key left top
 set logscale y 10
 plot data using 1:4 with linespoints title "baseline: plain loop, 1 txn/append", \
      data using 1:5 with linespoints title "actor path (group commit)"
