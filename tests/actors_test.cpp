@@ -276,6 +276,26 @@ TEST_CASE("a store that stops answering gives a timeout, not a hang",
   CHECK(after.version == *gate->head(a.id));
 }
 
+TEST_CASE("a store that fails to write gives a storage failure, and the entity "
+          "recovers",
+          "[actors][bad-input]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  application app{gate};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.create(bank::open{"ada"});
+  gate->fail_appends(true);
+  auto problem = failure_of([&] { accounts.execute(account, bank::deposit{10}); });
+  CHECK(problem.code == ec::storage_failure);
+  CHECK_THAT(problem.message, Catch::Contains("disk full"));
+  CHECK(account.version == 1); // the copy is untouched
+  CHECK(*gate->head(account.id) == 1);
+  CHECK(accounts.get(account.id).state.balance == 0); // the actor kept nothing
+  gate->fail_appends(false);
+  accounts.execute(account, bank::deposit{10});
+  CHECK(account.version == 2);
+  CHECK(accounts.get(account.id).state.balance == 10);
+}
+
 TEST_CASE("idle entity actors passivate and come back with their state",
           "[actors][passivation]") {
   application_config config;

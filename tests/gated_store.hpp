@@ -1,6 +1,7 @@
 #pragma once
-// A store decorator for tests: records batch sizes and can hold every call
-// at a gate until the test opens it (a store that stops answering).
+// A store decorator for tests: records batch sizes, can hold every call at a
+// gate until the test opens it (a store that stops answering), and can fail
+// every append as a full disk would.
 
 #include <condition_variable>
 #include <mutex>
@@ -33,6 +34,12 @@ public:
     changed_.wait(lock, [&] { return waiting_ >= count; });
   }
 
+  /// While on, every append fails with ec::storage_failure and writes nothing.
+  void fail_appends(bool on) {
+    std::lock_guard guard{mutex_};
+    failing_ = on;
+  }
+
   /// Sizes of every append batch so far.
   std::vector<std::size_t> batch_sizes() {
     std::lock_guard guard{mutex_};
@@ -41,6 +48,8 @@ public:
 
   result<std::uint64_t> append(const append_request& request) override {
     pass();
+    if (failing())
+      return injected_failure();
     return inner_->append(request);
   }
 
@@ -51,6 +60,9 @@ public:
       batch_sizes_.push_back(requests.size());
     }
     pass();
+    if (failing()) {
+      return std::vector<result<std::uint64_t>>(requests.size(), injected_failure());
+    }
     return inner_->append_batch(requests);
   }
 
@@ -66,6 +78,15 @@ public:
   }
 
 private:
+  static failure injected_failure() {
+    return failure::make(ec::storage_failure, "disk full (injected)");
+  }
+
+  bool failing() {
+    std::lock_guard guard{mutex_};
+    return failing_;
+  }
+
   void pass() {
     std::unique_lock lock{mutex_};
     ++waiting_;
@@ -78,6 +99,7 @@ private:
   std::mutex mutex_;
   std::condition_variable changed_;
   bool open_ = true;
+  bool failing_ = false;
   int waiting_ = 0;
   std::vector<std::size_t> batch_sizes_;
 };
