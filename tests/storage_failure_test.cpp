@@ -2,7 +2,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <fstream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rocksdb/db.h>
@@ -57,6 +59,59 @@ TEST_CASE("a database already open is refused, and the holder keeps working",
   CHECK(second.error().code == ec::storage_unavailable);
   CHECK_THAT(second.error().message, Catch::Contains("lock"));
   CHECK(*(*first)->append(make_append(entity, 1)) == 2);
+}
+
+TEST_CASE("a database locked by another process is refused, nothing written",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  auto entity = uuid::random();
+  {
+    auto created = rocksdb_store::open(options);
+    REQUIRE(created.ok());
+    REQUIRE((*created)->append(make_append(entity, 0)).ok());
+  }
+  // The child takes RocksDB's lock (a POSIX write lock on LOCK) the way an
+  // open database in another process holds it, using only system calls
+  // that are safe after fork.
+  int ready[2];
+  int release[2];
+  REQUIRE(::pipe(ready) == 0);
+  REQUIRE(::pipe(release) == 0);
+  auto lock_path = dir.sub("db/LOCK");
+  auto child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    ::close(release[1]); // else the read below never sees the end
+    int fd = ::open(lock_path.c_str(), O_RDWR);
+    struct flock lock{};
+    lock.l_type = F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    char status = fd >= 0 && ::fcntl(fd, F_SETLK, &lock) == 0 ? 'y' : 'n';
+    [[maybe_unused]] auto written = ::write(ready[1], &status, 1);
+    char done;
+    [[maybe_unused]] auto got = ::read(release[0], &done, 1);
+    ::_exit(0);
+  }
+  ::close(ready[1]);
+  ::close(release[0]);
+  char status = 'n';
+  auto got = ::read(ready[0], &status, 1);
+  auto second = rocksdb_store::open(options);
+  ::close(release[1]); // lets the child end
+  ::waitpid(child, nullptr, 0);
+  ::close(ready[0]);
+  REQUIRE(got == 1);
+  REQUIRE(status == 'y');
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == ec::storage_unavailable);
+  CHECK_THAT(second.error().message,
+             Catch::Contains(options.path) && Catch::Contains("lock"));
+  auto reopened = rocksdb_store::open(options); // the lock is gone with the child
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->head(entity) == 1);
 }
 
 TEST_CASE("a corrupt stored record gives a decode error naming entity and version",
