@@ -398,3 +398,44 @@ TEST_CASE("closing the application answers every command and loses no "
   }
   CHECK(acknowledged >= 1); // the append held at the gate completed
 }
+
+TEST_CASE("a closing registry refuses new requests and waits for held commands",
+          "[actors][shutdown]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  caf::actor_system_config cfg;
+  cfg.add_message_types<caf::id_block::cafes>();
+  add_error_category(cfg);
+  caf::actor_system system{cfg};
+  auto storage = spawn_storage_actor(system, gate);
+  auto registry = spawn_registry(system, erase<example::entity>(), {storage}, {});
+  caf::scoped_actor self{system};
+  auto id = uuid::random();
+  auto run = [&](std::uint64_t expected, std::string foo) {
+    example::entity::command command = example::change_foo{std::move(foo)};
+    if (expected == 0)
+      command = example::create{"bar1"};
+    return self->request(registry, caf::infinite, execute_atom::value, id,
+                         command_envelope{std::move(command), expected});
+  };
+  run(0, "").receive([](entity_snapshot& s) { CHECK(s.version == 1); },
+                     [](caf::error& err) { FAIL(to_string(to_failure(err))); });
+
+  gate->close_gate();
+  auto held = run(1, "bar2");
+  gate->wait_for_waiting(1); // the append is in the store, not yet answered
+  self->send_exit(registry, caf::exit_reason::user_shutdown);
+  std::optional<failure> refused;
+  self->request(registry, caf::infinite, caf::get_atom::value, id)
+    .receive([](entity_snapshot&) { FAIL("a closing registry served a request"); },
+             [&](caf::error& err) { refused = to_failure(err); });
+  REQUIRE(refused);
+  CHECK(refused->code == ec::storage_unavailable);
+  CHECK_THAT(refused->message, Catch::Contains("closing"));
+
+  gate->open_gate();
+  held.receive([](entity_snapshot& s) { CHECK(s.version == 2); },
+               [](caf::error& err) { FAIL(to_string(to_failure(err))); });
+  self->wait_for(registry); // ends once its entity actor has ended
+  CHECK(*gate->head(id) == 2);
+  self->send_exit(storage, caf::exit_reason::user_shutdown);
+}
