@@ -15,6 +15,19 @@
 using namespace cafes;
 using namespace cafes::testing;
 
+namespace {
+
+/// Creates a database at `options.path` holding `count` events of `entity`,
+/// and closes it.
+void create_database(const rocksdb_options& options, const entity_id& entity,
+                     std::size_t count) {
+  auto store = rocksdb_store::open(options);
+  REQUIRE(store.ok());
+  REQUIRE((*store)->append(make_append(entity, 0, count)).ok());
+}
+
+} // namespace
+
 TEST_CASE("a database path with a missing parent is refused", "[storage][bad-input]") {
   temp_dir dir;
   rocksdb_options options;
@@ -67,11 +80,7 @@ TEST_CASE("a database locked by another process is refused, nothing written",
   rocksdb_options options;
   options.path = dir.sub("db");
   auto entity = uuid::random();
-  {
-    auto created = rocksdb_store::open(options);
-    REQUIRE(created.ok());
-    REQUIRE((*created)->append(make_append(entity, 0)).ok());
-  }
+  create_database(options, entity, 1);
   // The child takes RocksDB's lock (a POSIX write lock on LOCK) the way an
   // open database in another process holds it, using only system calls
   // that are safe after fork.
@@ -120,11 +129,7 @@ TEST_CASE("a corrupt stored record gives a decode error naming entity and versio
   rocksdb_options options;
   options.path = dir.sub("db");
   auto entity = uuid::random();
-  {
-    auto store = rocksdb_store::open(options);
-    REQUIRE(store.ok());
-    REQUIRE((*store)->append(make_append(entity, 0, 3)).ok());
-  }
+  create_database(options, entity, 3);
   SECTION("a record with an unknown format") {
     std::unique_ptr<rocksdb::DB> raw;
     {
