@@ -13,7 +13,7 @@ void append_big_endian(std::string& out, std::uint64_t value) {
 
 std::string prefixed_entity(char prefix, const entity_id& entity, std::size_t extra) {
   std::string key;
-  key.reserve(17 + extra);
+  key.reserve(entity_prefix_size + extra);
   key.push_back(prefix);
   append_big_endian(key, entity.high);
   append_big_endian(key, entity.low);

@@ -9,6 +9,7 @@
 //              | type (u32 LE length + bytes) | payload (rest).
 // Head value:  version (8 bytes, big-endian).
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -21,6 +22,9 @@ namespace cafes::rocksdb_layout {
 inline constexpr char event_prefix = 'e';
 inline constexpr char head_prefix = 'h';
 inline constexpr std::uint8_t event_format = 1;
+/// Bytes every key of one entity starts with (kind, then the id); the store
+/// hashes its memtable and filters on this prefix.
+inline constexpr std::size_t entity_prefix_size = 17;
 
 /// Returns the key of `entity`'s event at `version`.
 std::string event_key(const entity_id& entity, std::uint64_t version);
