@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cafes/domain/tally.hpp"
+#include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/stress.hpp"
 #include "bench_support.hpp"
@@ -53,11 +54,42 @@ double baseline_events_per_second(bool sync, std::uint64_t appends,
   return appends / seconds_since(start);
 }
 
+/// The store alone with group commit: the same appends as the baseline,
+/// `batch` per append_batch call (one transaction), one thread, no actors.
+double batched_events_per_second(std::uint64_t appends, std::uint64_t entities,
+                                 std::size_t batch) {
+  scratch_dir dir;
+  auto store = open_store(dir.path(), false);
+  std::vector<std::uint64_t> heads(entities, 0);
+  std::vector<append_request> requests;
+  std::vector<std::uint64_t> indices;
+  std::mt19937_64 rng{42};
+  auto start = clock_type::now();
+  for (std::uint64_t i = 0; i < appends;) {
+    requests.clear();
+    indices.clear();
+    for (; i < appends && requests.size() < batch; ++i) {
+      auto index = i % entities;
+      auto event = encode(tally::counter::event{tally::added{uuid{rng(), rng()}, 1}});
+      requests.push_back({stress::entity_of(1, index), heads[index],
+                          {event_record{{}, 0, uuid::random(), event.type,
+                                        event.payload, now_ns()}}});
+      indices.push_back(index);
+    }
+    auto versions = store->append_batch(requests);
+    for (std::size_t k = 0; k < versions.size(); ++k) {
+      if (!versions[k])
+        throw std::runtime_error(to_string(versions[k].error()));
+      heads[indices[k]] = *versions[k];
+    }
+  }
+  return appends / seconds_since(start);
+}
+
 /// The full path: client actors -> registry -> entity actors -> storage
 /// actor -> RocksDB, verified afterwards.
-stress::report actor_path(bool sync, std::uint64_t clients, std::uint64_t commands,
-                          std::uint64_t entities) {
-  scratch_dir dir;
+stress::report actor_path(std::shared_ptr<event_store> store, std::uint64_t clients,
+                          std::uint64_t commands, std::uint64_t entities) {
   stress::options opts;
   opts.entities = entities;
   opts.clients = clients;
@@ -67,7 +99,7 @@ stress::report actor_path(bool sync, std::uint64_t clients, std::uint64_t comman
   opts.app.scheduler_threads = 2;
   opts.app.registry_shards = 2;
   opts.app.storage_shards = 2;
-  auto report = stress::run(open_store(dir.path(), sync), opts);
+  auto report = stress::run(std::move(store), opts);
   if (!report.violations.empty())
     throw std::runtime_error("verification failed: " + report.violations.front());
   return report;
@@ -85,7 +117,8 @@ nlohmann::json measure_throughput(const settings& s, bool sync) {
       baseline_runs.push_back(baseline_events_per_second(sync, appends, s.entities));
       // Synced runs need enough clients in flight to fill a group commit.
       auto commands = sync ? std::max<std::uint64_t>(appends * 10, clients * 20) : appends;
-      auto report = actor_path(sync, clients, commands, s.entities);
+      scratch_dir dir;
+      auto report = actor_path(open_store(dir.path(), sync), clients, commands, s.entities);
       actor_runs.push_back(report.events_per_second);
       p99_runs.push_back(report.latency_p99_us);
     }
@@ -101,6 +134,37 @@ nlohmann::json measure_throughput(const settings& s, bool sync) {
                     {"actor_p99_us", median(p99_runs)}});
   }
   return rows;
+}
+
+/// What bounds the actor path without sync: the store alone with group
+/// commit (no messaging), and the actor path over the in-memory map store
+/// (messaging, almost no storage work). Each against the baseline, in turns.
+nlohmann::json measure_ceilings(const settings& s) {
+  constexpr std::size_t batch = 256;
+  const auto clients = s.clients.back();
+  std::vector<double> baseline_runs, batched_runs, messaging_runs;
+  for (int r = 0; r < s.repeats; ++r) {
+    baseline_runs.push_back(baseline_events_per_second(false, s.appends, s.entities));
+    batched_runs.push_back(batched_events_per_second(s.appends, s.entities, batch));
+    messaging_runs.push_back(
+      actor_path(std::make_shared<memory_store>(), clients, s.appends, s.entities)
+        .events_per_second);
+  }
+  auto baseline = median(baseline_runs);
+  auto batched = median(batched_runs);
+  auto messaging = median(messaging_runs);
+  std::printf("  baseline %.0f ev/s; RocksDB store alone, %zu appends per "
+              "transaction, one thread: %.0f ev/s (%.2fx); actor path over the "
+              "memory store, %llu clients: %.0f ev/s (%.2fx)\n",
+              baseline, batch, batched, batched / baseline,
+              (unsigned long long)clients, messaging, messaging / baseline);
+  return {{"baseline_events_per_second", baseline},
+          {"batch", batch},
+          {"store_batched_events_per_second", batched},
+          {"store_batched_ratio", batched / baseline},
+          {"clients", clients},
+          {"memory_store_actor_events_per_second", messaging},
+          {"memory_store_actor_ratio", messaging / baseline}};
 }
 
 nlohmann::json measure_replay(int repeats) {
@@ -190,6 +254,8 @@ int main(int argc, char** argv) {
     out["nosync"] = measure_throughput(s, false);
     std::printf("throughput, WAL sync on (medians of %d)\n", s.repeats);
     out["sync"] = measure_throughput(s, true);
+    std::printf("ceilings, WAL sync off (medians of %d)\n", s.repeats);
+    out["ceilings"] = measure_ceilings(s);
     std::printf("replay\n");
     out["replay"] = measure_replay(std::max(s.repeats, 3));
     std::printf("spawn\n");

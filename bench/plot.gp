@@ -9,10 +9,14 @@ set ylabel "events/s"
 set grid
 set title "WAL sync off"
 set key right bottom
+set yrange [0:*]
+set offsets 0, 0, graph 0.1, 0
 plot data using 1:2 with linespoints title "baseline: plain loop, 1 txn/append", \
      data using 1:3 with linespoints title "actor path (group commit)"
 set title "WAL sync on"
 set key left top
+set autoscale y
+set offsets 0, 0, 0, 0
 set logscale y 10
 plot data using 1:4 with linespoints title "baseline: plain loop, 1 txn/append", \
      data using 1:5 with linespoints title "actor path (group commit)"
