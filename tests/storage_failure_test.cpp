@@ -2,8 +2,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <fcntl.h>
 #include <fstream>
+#include <optional>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,7 +29,98 @@ void create_database(const rocksdb_options& options, const entity_id& entity,
   REQUIRE((*store)->append(make_append(entity, 0, count)).ok());
 }
 
+/// While alive, no file of this process may grow past `bytes`
+/// (RLIMIT_FSIZE): a write past it fails with EFBIG, as writes fail on a
+/// full disk, and it needs no privileges. SIGXFSZ, which would kill the
+/// process, is ignored meanwhile.
+class file_size_limit {
+public:
+  explicit file_size_limit(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &saved_);
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    auto limited = saved_;
+    limited.rlim_cur = std::min(bytes, saved_.rlim_max);
+    applied_ = ::setrlimit(RLIMIT_FSIZE, &limited) == 0;
+  }
+  ~file_size_limit() {
+    ::setrlimit(RLIMIT_FSIZE, &saved_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+  file_size_limit(const file_size_limit&) = delete;
+  file_size_limit& operator=(const file_size_limit&) = delete;
+
+  bool applied() const { return applied_; }
+
+private:
+  rlimit saved_{};
+  void (*previous_handler_)(int) = SIG_DFL;
+  bool applied_ = false;
+};
+
+std::uintmax_t largest_file_size(const std::string& directory) {
+  std::uintmax_t largest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator{directory})
+    if (entry.is_regular_file())
+      largest = std::max(largest, entry.file_size());
+  return largest;
+}
+
 } // namespace
+
+TEST_CASE("a disk that refuses writes fails the append; no acknowledged one is lost",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  options.sync = GENERATE(true, false);
+  CAPTURE(options.sync);
+  auto entity = uuid::random();
+  std::uint64_t acknowledged = 0;
+  std::optional<failure> refused;
+  {
+    auto store = rocksdb_store::open(options);
+    REQUIRE(store.ok());
+    for (; acknowledged < 10; ++acknowledged)
+      REQUIRE((*store)->append(make_append(entity, acknowledged)).ok());
+    {
+      file_size_limit limit{largest_file_size(options.path) + 16 * 1024};
+      REQUIRE(limit.applied());
+      for (int attempt = 0; attempt < 10'000 && !refused; ++attempt) {
+        auto version = (*store)->append(make_append(entity, acknowledged));
+        if (version) {
+          REQUIRE(*version == acknowledged + 1);
+          ++acknowledged;
+        } else {
+          refused = version.error();
+        }
+      }
+    }
+    REQUIRE(refused.has_value());
+    CHECK(refused->code == ec::storage_failure);
+    CHECK_THAT(refused->message, Catch::Contains(to_string(entity)));
+    CHECK(acknowledged > 10); // the limit left room for some appends
+    // With room again, this store still writes nothing (RocksDB does not
+    // resume after a failed WAL write) and says so; reads go on.
+    auto after = (*store)->append(make_append(entity, acknowledged));
+    REQUIRE_FALSE(after.ok());
+    CHECK(after.error().code == ec::storage_failure);
+    CHECK_THAT(after.error().message, Catch::Contains(to_string(entity))
+                                        && Catch::Contains("until it is reopened"));
+    CHECK(*(*store)->head(entity) == acknowledged);
+  }
+  auto reopened = rocksdb_store::open(options);
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->head(entity) == acknowledged);
+  auto events = (*reopened)->read(entity);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == acknowledged);
+  for (std::uint64_t i = 0; i < acknowledged; ++i) {
+    CHECK((*events)[i].version == i + 1);
+    CHECK(std::string((*events)[i].payload.begin(), (*events)[i].payload.end())
+          == "event " + std::to_string(i + 1));
+  }
+  CHECK(*(*reopened)->append(make_append(entity, acknowledged)) == acknowledged + 1);
+}
 
 TEST_CASE("a database path with a missing parent is refused", "[storage][bad-input]") {
   temp_dir dir;

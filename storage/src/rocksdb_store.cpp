@@ -1,6 +1,9 @@
 #include "cafes/storage/rocksdb_store.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <optional>
 #include <numeric>
 #include <unordered_map>
 
@@ -52,6 +55,35 @@ struct rocksdb_store::impl {
   std::unique_ptr<rocksdb::TransactionDB> db;
   rocksdb::WriteOptions write_options;
   rocksdb::TransactionOptions transaction_options;
+  /// A commit failed with an I/O error (a full disk): RocksDB refuses
+  /// writes until it resumes, and its WAL must not be synced meanwhile
+  /// (Debian's build aborts on that).
+  std::atomic<bool> write_failed{false};
+  std::mutex write_failure_mutex;
+  std::string write_failure; // the first failed write's reason
+
+  void record_write_failure(const rocksdb::Status& status) {
+    std::lock_guard guard{write_failure_mutex};
+    if (!write_failed.exchange(true))
+      write_failure = status.ToString();
+  }
+
+  /// Returns the error every append gets while RocksDB refuses writes after
+  /// a failed one, or nothing once it has resumed.
+  std::optional<failure> stopped_writing() {
+    if (!write_failed)
+      return std::nullopt;
+    std::lock_guard guard{write_failure_mutex};
+    // RocksDB 7.8 resumes from some errors (not from a failed WAL write).
+    if (db->Resume().ok()) {
+      write_failed = false;
+      return std::nullopt;
+    }
+    return failure::make(ec::storage_failure,
+                         "the store stopped writing after a failed write ("
+                           + write_failure
+                           + "); nothing more is written until it is reopened");
+  }
 
   enum class step { accepted, refused, contended };
 
@@ -149,10 +181,15 @@ struct rocksdb_store::impl {
     }
     auto status = txn->Commit();
     if (!status.ok()) {
-      auto error = translate(status, "commit of " + std::to_string(accepted.size())
-                                       + " appends");
+      if (!is_lock_contention(status))
+        record_write_failure(status);
+      // Nothing of the transaction is written; each caller learns which of
+      // its entities failed.
+      const auto together = " (committed with " + std::to_string(accepted.size() - 1)
+                            + " other appends)";
       for (auto index : accepted)
-        out[index] = error;
+        out[index] = translate(status, "append to entity "
+                                         + to_string(requests[index].entity) + together);
     }
     return contended;
   }
@@ -163,8 +200,11 @@ rocksdb_store::rocksdb_store(std::unique_ptr<impl> state)
 
 rocksdb_store::~rocksdb_store() {
   if (impl_ && impl_->db) {
-    // Make un-synced but acknowledged writes durable before closing.
-    impl_->db->FlushWAL(true).PermitUncheckedError();
+    // Make un-synced but acknowledged writes durable before closing. After
+    // a failed write the WAL holds everything acknowledged already, and
+    // syncing it would abort in Debian's RocksDB (assertions on).
+    if (!impl_->write_failed)
+      impl_->db->FlushWAL(true).PermitUncheckedError();
     impl_->db->Close().PermitUncheckedError();
   }
 }
@@ -232,6 +272,13 @@ std::vector<result<std::uint64_t>>
 rocksdb_store::append_batch(std::span<const append_request> requests) {
   std::vector<result<std::uint64_t>> out(
     requests.size(), result<std::uint64_t>{std::uint64_t{0}});
+  if (auto stopped = impl_->stopped_writing()) {
+    for (std::size_t i = 0; i < requests.size(); ++i)
+      out[i] = failure::make(stopped->code, "append to entity "
+                                              + to_string(requests[i].entity) + ": "
+                                              + stopped->message);
+    return out;
+  }
   // Lock head keys in one global order (by entity, stable within an entity)
   // so that concurrent batches over one database never deadlock.
   std::vector<std::size_t> pending(requests.size());
