@@ -40,14 +40,18 @@ void deliver(caf::response_promise& promise, result<T>&& outcome) {
 void execute(event_store& store, batch& work) {
   if (!work.appends.empty()) {
     auto outcomes = store.append_batch(work.appends);
+    // Conflicts are answers; a store that fails to write is news, once per
+    // batch (a full disk fails every append of every batch).
+    std::size_t failed = 0;
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       auto& outcome = outcomes[i];
-      // Conflicts are answers; a store that fails to write is news.
       if (!outcome && outcome.error().code != ec::conflict
-          && outcome.error().code != ec::invalid_argument)
+          && outcome.error().code != ec::invalid_argument && failed++ == 0)
         logger()->warn("append failed: {}", to_string(outcome.error()));
       deliver(work.append_promises[i], std::move(outcome));
     }
+    if (failed > 1)
+      logger()->warn("{} appends of this group commit failed", failed);
   }
   for (auto& read : work.reads) {
     if (read.head_only)
