@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
         {"uniform", stress::key_distribution::uniform},
         {"zipf", stress::key_distribution::zipf},
         {"sequential", stress::key_distribution::sequential}},
-      CLI::ignore_case))
-    ->capture_default_str();
+      CLI::ignore_case).description(""))
+    ->option_text("uniform|zipf|sequential [uniform]");
   cli.add_option("--zipf-exponent", opts.zipf_exponent, "skew of --keys zipf")
     ->capture_default_str();
   cli.add_option("--stale", opts.stale_fraction,
