@@ -9,6 +9,7 @@
 #include "cafes/actors/application.hpp"
 #include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/example.hpp"
+#include "file_size_limit.hpp"
 #include "gated_store.hpp"
 #include "store_fixtures.hpp"
 
@@ -294,6 +295,48 @@ TEST_CASE("a store that fails to write gives a storage failure, and the entity "
   accounts.execute(account, bank::deposit{10});
   CHECK(account.version == 2);
   CHECK(accounts.get(account.id).state.balance == 10);
+}
+
+TEST_CASE("a full disk fails commands with a storage failure; the application "
+          "writes again once there is room, and keeps every acknowledged event",
+          "[actors][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  std::int64_t acknowledged = 0;
+  entity_id id;
+  {
+    application app{std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))}};
+    auto accounts = app.entities<bank::account>();
+    auto account = accounts.create(bank::open{"ada"});
+    id = account.id;
+    std::optional<failure> refused;
+    {
+      file_size_limit limit{largest_file_size(options.path) + 16 * 1024};
+      REQUIRE(limit.applied());
+      for (int attempt = 0; attempt < 10'000 && !refused; ++attempt) {
+        try {
+          accounts.execute(account, bank::deposit{1});
+          ++acknowledged;
+        } catch (const cafes_error& e) {
+          refused = e.details();
+        }
+      }
+    }
+    REQUIRE(refused.has_value());
+    CHECK(refused->code == ec::storage_failure);
+    CHECK(acknowledged > 0);
+    CHECK(account.version == static_cast<std::uint64_t>(acknowledged) + 1);
+    // Room again: the next command goes through without a restart.
+    accounts.execute(account, bank::deposit{1});
+    ++acknowledged;
+    CHECK(accounts.get(id).state.balance == acknowledged);
+  }
+  application reopened{
+    std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))}};
+  auto after = reopened.entities<bank::account>().get(id);
+  CHECK(after.state.balance == acknowledged);
+  CHECK(after.version == static_cast<std::uint64_t>(acknowledged) + 1);
 }
 
 TEST_CASE("idle entity actors passivate and come back with their state",

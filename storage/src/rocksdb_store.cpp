@@ -1,9 +1,11 @@
 #include "cafes/storage/rocksdb_store.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <numeric>
 #include <unordered_map>
 
@@ -51,16 +53,30 @@ bool is_lock_contention(const rocksdb::Status& status) {
 
 struct rocksdb_store::impl {
   rocksdb_options options;
+  std::string path;
+  rocksdb::Options db_options;
+  rocksdb::TransactionDBOptions txn_db_options;
   std::unique_ptr<rocksdb::Env> memory_env; // outlives db
-  std::unique_ptr<rocksdb::TransactionDB> db;
+  /// Shared by every call; exclusive while a failed database is reopened.
+  std::shared_mutex db_mutex;
+  std::unique_ptr<rocksdb::TransactionDB> db; // null when a reopen failed
   rocksdb::WriteOptions write_options;
   rocksdb::TransactionOptions transaction_options;
   /// A commit failed with an I/O error (a full disk): RocksDB refuses
-  /// writes until it resumes, and its WAL must not be synced meanwhile
-  /// (Debian's build aborts on that).
+  /// writes until the database is reopened, and its WAL must not be synced
+  /// meanwhile (Debian's build aborts on that).
   std::atomic<bool> write_failed{false};
   std::mutex write_failure_mutex;
   std::string write_failure; // the first failed write's reason
+  std::string reopen_failure; // the last failed reopen's reason
+  std::chrono::steady_clock::time_point next_reopen{};
+
+  rocksdb::Status open_db() {
+    rocksdb::TransactionDB* raw = nullptr;
+    auto status = rocksdb::TransactionDB::Open(db_options, txn_db_options, path, &raw);
+    db.reset(raw);
+    return status;
+  }
 
   void record_write_failure(const rocksdb::Status& status) {
     std::lock_guard guard{write_failure_mutex};
@@ -68,21 +84,51 @@ struct rocksdb_store::impl {
       write_failure = status.ToString();
   }
 
-  /// Returns the error every append gets while RocksDB refuses writes after
-  /// a failed one, or nothing once it has resumed.
-  std::optional<failure> stopped_writing() {
+  /// After a failed write, reopens the database (at most once a second):
+  /// RocksDB 7.8 does not resume after a failed WAL write, and a reopen
+  /// replays the WAL up to the last complete write, i.e. every acknowledged
+  /// append. Returns nothing when the store writes again, else the error
+  /// every append gets meanwhile.
+  std::optional<failure> recover() {
     if (!write_failed)
       return std::nullopt;
+    std::unique_lock exclusive{db_mutex};
     std::lock_guard guard{write_failure_mutex};
-    // RocksDB 7.8 resumes from some errors (not from a failed WAL write).
-    if (db->Resume().ok()) {
-      write_failed = false;
-      return std::nullopt;
+    if (!write_failed)
+      return std::nullopt; // another caller recovered meanwhile
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_reopen) {
+      next_reopen = now + std::chrono::seconds{1};
+      if (db) {
+        db->Close().PermitUncheckedError();
+        db.reset();
+      }
+      auto status = open_db();
+      if (status.ok()) {
+        write_failed = false;
+        write_failure.clear();
+        reopen_failure.clear();
+        return std::nullopt;
+      }
+      reopen_failure = status.ToString();
     }
+    auto message = "the store stopped writing after a failed write (" + write_failure
+                   + ")";
+    if (!reopen_failure.empty())
+      message += "; reopening it failed (" + reopen_failure + ")";
     return failure::make(ec::storage_failure,
-                         "the store stopped writing after a failed write ("
-                           + write_failure
-                           + "); nothing more is written until it is reopened");
+                         message + "; it retries at most once a second");
+  }
+
+  /// Returns the database, or the error a call gets while it is closed
+  /// after a failed reopen. Call with `db_mutex` held.
+  result<rocksdb::TransactionDB*> database() {
+    if (db)
+      return db.get();
+    std::lock_guard guard{write_failure_mutex};
+    return failure::make(ec::storage_unavailable,
+                         "database at '" + path + "' is closed: reopening it after "
+                           "a failed write failed (" + reopen_failure + ")");
   }
 
   enum class step { accepted, refused, contended };
@@ -217,8 +263,9 @@ result<std::unique_ptr<rocksdb_store>>
 rocksdb_store::open(const rocksdb_options& options) {
   auto state = std::make_unique<impl>();
   state->options = options;
-  std::string path = options.path;
-  rocksdb::Options db_options;
+  auto& path = state->path;
+  path = options.path;
+  auto& db_options = state->db_options;
   db_options.create_if_missing = true;
   // Debian's build logs at DEBUG unless told otherwise.
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
@@ -249,15 +296,12 @@ rocksdb_store::open(const rocksdb_options& options) {
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
-  rocksdb::TransactionDBOptions txn_db_options;
-  txn_db_options.transaction_lock_timeout = options.lock_timeout.count();
-  rocksdb::TransactionDB* raw = nullptr;
-  auto status = rocksdb::TransactionDB::Open(db_options, txn_db_options, path, &raw);
+  state->txn_db_options.transaction_lock_timeout = options.lock_timeout.count();
+  auto status = state->open_db();
   if (!status.ok())
     return failure::make(ec::storage_unavailable,
                          "cannot open database at '" + path
                            + "': " + status.ToString());
-  state->db.reset(raw);
   state->write_options.sync = options.sync;
   state->transaction_options.lock_timeout = options.lock_timeout.count();
   state->transaction_options.deadlock_detect = true;
@@ -272,13 +316,18 @@ std::vector<result<std::uint64_t>>
 rocksdb_store::append_batch(std::span<const append_request> requests) {
   std::vector<result<std::uint64_t>> out(
     requests.size(), result<std::uint64_t>{std::uint64_t{0}});
-  if (auto stopped = impl_->stopped_writing()) {
+  auto refuse_all = [&](const failure& reason) {
     for (std::size_t i = 0; i < requests.size(); ++i)
-      out[i] = failure::make(stopped->code, "append to entity "
-                                              + to_string(requests[i].entity) + ": "
-                                              + stopped->message);
+      out[i] = failure::make(reason.code, "append to entity "
+                                            + to_string(requests[i].entity) + ": "
+                                            + reason.message);
     return out;
-  }
+  };
+  if (auto stopped = impl_->recover())
+    return refuse_all(*stopped);
+  std::shared_lock shared{impl_->db_mutex};
+  if (auto db = impl_->database(); !db)
+    return refuse_all(db.error());
   // Lock head keys in one global order (by entity, stable within an entity)
   // so that concurrent batches over one database never deadlock.
   std::vector<std::size_t> pending(requests.size());
@@ -310,7 +359,11 @@ rocksdb_store::read(const entity_id& entity, std::uint64_t from,
   const auto prefix = layout::event_key_prefix(entity);
   rocksdb::ReadOptions read_options;
   read_options.prefix_same_as_start = true; // one entity's events only
-  std::unique_ptr<rocksdb::Iterator> it{impl_->db->NewIterator(read_options)};
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  std::unique_ptr<rocksdb::Iterator> it{(*db)->NewIterator(read_options)};
   auto expected_version = from;
   for (it->Seek(layout::event_key(entity, from)); it->Valid(); it->Next()) {
     auto key = it->key().ToStringView();
@@ -339,7 +392,11 @@ rocksdb_store::read(const entity_id& entity, std::uint64_t from,
 
 result<std::uint64_t> rocksdb_store::head(const entity_id& entity) {
   std::string value;
-  auto status = impl_->db->Get(rocksdb::ReadOptions{}, layout::head_key(entity), &value);
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  auto status = (*db)->Get(rocksdb::ReadOptions{}, layout::head_key(entity), &value);
   if (status.IsNotFound())
     return std::uint64_t{0};
   if (!status.ok())

@@ -48,6 +48,12 @@ public:
   rocksdb_store(const rocksdb_store&) = delete;
   rocksdb_store& operator=(const rocksdb_store&) = delete;
 
+  /// Appends as `event_store` says. After a write the disk refused (full,
+  /// or an I/O error) RocksDB takes no more writes: the next append reopens
+  /// the database (at most once a second), which replays every acknowledged
+  /// append from the WAL, and goes on. Until a reopen succeeds appends fail
+  /// with `ec::storage_failure` naming the first failed write; if a reopen
+  /// itself fails, reads fail too, with `ec::storage_unavailable`.
   result<std::uint64_t> append(const append_request& request) override;
   std::vector<result<std::uint64_t>>
   append_batch(std::span<const append_request> requests) override;
