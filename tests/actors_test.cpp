@@ -376,6 +376,9 @@ TEST_CASE("errors render with their names and context", "[actors]") {
   CHECK(back.expected_version == 3);
   CHECK(back.actual_version == 5);
   CHECK(to_failure(caf::make_error(caf::sec::request_timeout)).code == ec::timeout);
+  CHECK(to_failure(caf::make_error(caf::sec::request_receiver_down)).code == ec::closing);
+  CHECK_THAT(sys.render(to_caf_error(failure::make(ec::closing, "the application is closing"))),
+             Catch::Contains("closing"));
 }
 
 namespace {
@@ -435,7 +438,7 @@ TEST_CASE("closing the application answers every command and loses no "
       CHECK(head == 2); // acknowledged means stored
     } else {
       // Refused because the application was closing: nothing was written.
-      CHECK(outcome.code == ec::storage_unavailable);
+      CHECK(outcome.code == ec::closing);
       CHECK(head == 1);
     }
   }
@@ -472,7 +475,7 @@ TEST_CASE("a closing registry refuses new requests and waits for held commands",
     .receive([](entity_snapshot&) { FAIL("a closing registry served a request"); },
              [&](caf::error& err) { refused = to_failure(err); });
   REQUIRE(refused);
-  CHECK(refused->code == ec::storage_unavailable);
+  CHECK(refused->code == ec::closing);
   CHECK_THAT(refused->message, Catch::Contains("closing"));
 
   gate->open_gate();

@@ -37,7 +37,7 @@ failure to_failure(const caf::error& err) {
     if (code == caf::sec::request_timeout)
       return failure::make(ec::timeout, "no answer in time (" + to_string(err) + ")");
     if (code == caf::sec::request_receiver_down || code == caf::sec::invalid_argument)
-      return failure::make(ec::storage_unavailable,
+      return failure::make(ec::closing,
                            "the receiving actor is gone (" + to_string(err) + ")");
   }
   return failure::make(ec::storage_failure, to_string(err));

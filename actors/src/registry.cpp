@@ -83,7 +83,7 @@ void request_stop(registry_pointer self, entry& slot, const entity_id& id) {
 }
 
 failure closing_failure() {
-  return failure::make(ec::storage_unavailable, "the application is closing");
+  return failure::make(ec::closing, "the application is closing");
 }
 
 /// While closing: keeps up to `stop_window` stops in flight; quits when no

@@ -13,6 +13,7 @@ std::string_view to_string(ec code) noexcept {
     case ec::storage_unavailable: return "storage_unavailable";
     case ec::timeout: return "timeout";
     case ec::invalid_argument: return "invalid_argument";
+    case ec::closing: return "closing";
   }
   return "unknown";
 }

@@ -16,7 +16,7 @@ caf::error to_caf_error(const failure& f);
 
 /// Returns the failure inside a "cafes" error; maps CAF's own errors:
 /// request_timeout -> ec::timeout, a dead or unreachable receiver ->
-/// ec::storage_unavailable, anything else -> ec::storage_failure with CAF's
+/// ec::closing, anything else -> ec::storage_failure with CAF's
 /// text.
 failure to_failure(const caf::error& err);
 

@@ -28,7 +28,7 @@ using registry_actor = caf::typed_actor<
 
 /// Spawns a registry for one aggregate. Entity `id` uses
 /// `storage[hash(id) % storage.size()]` (precondition: not empty). On an exit
-/// message it refuses new requests (ec::storage_unavailable), stops every
+/// message it refuses new requests (ec::closing), stops every
 /// entity actor it spawned after each has handled what it already queued, a
 /// bounded number at a time, and quits once the last one has ended.
 registry_actor spawn_registry(caf::actor_system& system,

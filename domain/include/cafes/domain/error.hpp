@@ -31,6 +31,9 @@ enum class ec : std::uint8_t {
   timeout,
   /// The request itself is malformed (empty append, bad id text, bad range).
   invalid_argument,
+  /// The application is closing, or the actor that would serve the request
+  /// is gone: the request was not taken, nothing of it was written.
+  closing,
 };
 
 /// Returns the enum value's name, for example "conflict".
