@@ -1,20 +1,20 @@
 #include "cafes/storage/rocksdb_store.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <numeric>
 #include <optional>
 #include <shared_mutex>
-#include <numeric>
 #include <unordered_map>
 
-#include <rocksdb/env.h>
-#include <rocksdb/memtablerep.h>
-#include <rocksdb/filter_policy.h>
-#include <rocksdb/table.h>
 #include <rocksdb/cache.h>
+#include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/transaction.h>
 #include <rocksdb/utilities/transaction_db.h>
 
