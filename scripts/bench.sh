@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCAFES_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCAFES_BUILD_TESTS=OFF \
+  -DCAFES_BUILD_BENCH=ON >/dev/null
 cmake --build build/release --target cafes-bench -j "$(nproc)"
 build/release/bench/cafes-bench --json bench/results.json \
   --data build/release/bench-throughput.dat "$@"
