@@ -84,6 +84,42 @@ TEST_CASE("a disk that refuses writes fails the append; no acknowledged one is l
   CHECK(*(*reopened)->append(make_append(entity, acknowledged)) == acknowledged + 1);
 }
 
+TEST_CASE("a store whose reopen after a failed write fails says so, and creates "
+          "no new database",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  auto entity = uuid::random();
+  auto store = rocksdb_store::open(options);
+  REQUIRE(store.ok());
+  std::uint64_t acknowledged = 0;
+  {
+    file_size_limit limit{largest_file_size(options.path) + 16 * 1024};
+    REQUIRE(limit.applied());
+    while (acknowledged < 10'000 && (*store)->append(make_append(entity, acknowledged)))
+      ++acknowledged;
+  }
+  REQUIRE(acknowledged < 10'000); // a write failed
+  // The database goes away (say, its disk is unmounted) before the reopen.
+  std::filesystem::rename(options.path, dir.sub("away"));
+  auto refused = (*store)->append(make_append(entity, acknowledged));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ec::storage_failure);
+  CHECK_THAT(refused.error().message, Catch::Contains("reopening it failed"));
+  auto head = (*store)->head(entity);
+  REQUIRE_FALSE(head.ok());
+  CHECK(head.error().code == ec::storage_unavailable);
+  // RocksDB's failed open leaves only its LOCK and LOG files: no database.
+  CHECK_FALSE(std::filesystem::exists(dir.sub("db/CURRENT")));
+  store = failure::make(ec::none, "closed"); // drops the store
+  std::filesystem::remove_all(options.path);
+  std::filesystem::rename(dir.sub("away"), options.path);
+  auto reopened = rocksdb_store::open(options);
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->head(entity) == acknowledged);
+}
+
 TEST_CASE("a database path with a missing parent is refused", "[storage][bad-input]") {
   temp_dir dir;
   rocksdb_options options;

@@ -302,6 +302,9 @@ rocksdb_store::open(const rocksdb_options& options) {
     return failure::make(ec::storage_unavailable,
                          "cannot open database at '" + path
                            + "': " + status.ToString());
+  // A reopen after a failed write must find this database: creating an
+  // empty one where it vanished (an unmounted disk) would start a new history.
+  db_options.create_if_missing = false;
   state->write_options.sync = options.sync;
   state->transaction_options.lock_timeout = options.lock_timeout.count();
   state->transaction_options.deadlock_detect = true;

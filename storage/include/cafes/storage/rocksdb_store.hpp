@@ -53,7 +53,8 @@ public:
   /// the database (at most once a second), which replays every acknowledged
   /// append from the WAL, and goes on. Until a reopen succeeds appends fail
   /// with `ec::storage_failure` naming the first failed write; if a reopen
-  /// itself fails, reads fail too, with `ec::storage_unavailable`.
+  /// itself fails, reads fail too, with `ec::storage_unavailable`. A reopen
+  /// never creates a database: a vanished directory stays an error.
   result<std::uint64_t> append(const append_request& request) override;
   std::vector<result<std::uint64_t>>
   append_batch(std::span<const append_request> requests) override;
