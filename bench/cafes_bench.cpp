@@ -32,34 +32,13 @@ struct settings {
   std::uint64_t spawn_count = 1'000'000;
 };
 
-/// Plain loop: one conditional append (one transaction) per event.
-double baseline_events_per_second(bool sync, std::uint64_t appends,
-                                  std::uint64_t entities) {
+/// The store alone, no actors, one thread: conditional appends over
+/// `entities` in turn, `batch` per transaction (append_batch). With a batch
+/// of 1 this is the baseline: one transaction per event.
+double store_events_per_second(bool sync, std::uint64_t appends,
+                               std::uint64_t entities, std::size_t batch) {
   scratch_dir dir;
   auto store = open_store(dir.path(), sync);
-  std::vector<std::uint64_t> heads(entities, 0);
-  std::mt19937_64 rng{42};
-  auto start = clock_type::now();
-  for (std::uint64_t i = 0; i < appends; ++i) {
-    auto index = i % entities;
-    auto event = encode(tally::counter::event{tally::added{uuid{rng(), rng()}, 1}});
-    append_request request{stress::entity_of(1, index), heads[index],
-                           {event_record{{}, 0, uuid::random(), event.type,
-                                         event.payload, now_ns()}}};
-    auto version = store->append(request);
-    if (!version)
-      throw std::runtime_error(to_string(version.error()));
-    heads[index] = *version;
-  }
-  return appends / seconds_since(start);
-}
-
-/// The store alone with group commit: the same appends as the baseline,
-/// `batch` per append_batch call (one transaction), one thread, no actors.
-double batched_events_per_second(std::uint64_t appends, std::uint64_t entities,
-                                 std::size_t batch) {
-  scratch_dir dir;
-  auto store = open_store(dir.path(), false);
   std::vector<std::uint64_t> heads(entities, 0);
   std::vector<append_request> requests;
   std::vector<std::uint64_t> indices;
@@ -84,6 +63,12 @@ double batched_events_per_second(std::uint64_t appends, std::uint64_t entities,
     }
   }
   return appends / seconds_since(start);
+}
+
+/// Plain loop: one conditional append (one transaction) per event.
+double baseline_events_per_second(bool sync, std::uint64_t appends,
+                                  std::uint64_t entities) {
+  return store_events_per_second(sync, appends, entities, 1);
 }
 
 /// The full path: client actors -> registry -> entity actors -> storage
@@ -145,7 +130,7 @@ nlohmann::json measure_ceilings(const settings& s) {
   std::vector<double> baseline_runs, batched_runs, messaging_runs;
   for (int r = 0; r < s.repeats; ++r) {
     baseline_runs.push_back(baseline_events_per_second(false, s.appends, s.entities));
-    batched_runs.push_back(batched_events_per_second(s.appends, s.entities, batch));
+    batched_runs.push_back(store_events_per_second(false, s.appends, s.entities, batch));
     messaging_runs.push_back(
       actor_path(std::make_shared<memory_store>(), clients, s.appends, s.entities)
         .events_per_second);
