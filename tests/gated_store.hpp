@@ -77,6 +77,12 @@ public:
     return inner_->head(entity);
   }
 
+  result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
+                                               std::size_t limit) override {
+    pass();
+    return inner_->list_entities(after, limit);
+  }
+
 private:
   static failure injected_failure() {
     return failure::make(ec::storage_failure, "disk full (injected)");

@@ -150,7 +150,8 @@ TEST_CASE("a database path under a file or without permission is refused",
   CHECK_THAT(store.error().message, Catch::Contains("cannot open database"));
 }
 
-TEST_CASE("a database already open is refused, and the holder keeps working",
+TEST_CASE("a database already open is refused under any spelling of its path, and "
+          "the holder keeps working",
           "[storage][bad-input]") {
   temp_dir dir;
   rocksdb_options options;
@@ -159,11 +160,27 @@ TEST_CASE("a database already open is refused, and the holder keeps working",
   REQUIRE(first.ok());
   auto entity = uuid::random();
   REQUIRE((*first)->append(make_append(entity, 0)).ok());
-  auto second = rocksdb_store::open(options);
-  REQUIRE_FALSE(second.ok());
-  CHECK(second.error().code == ec::storage_unavailable);
-  CHECK_THAT(second.error().message, Catch::Contains("lock"));
+  std::filesystem::create_directory_symlink(options.path, dir.sub("link"));
+  std::filesystem::create_directory(dir.sub("sub"));
+  for (auto spelling : {options.path, options.path + "/", options.path + "/.",
+                        dir.sub("./db"), dir.sub("sub/../db"), dir.sub("link")}) {
+    CAPTURE(spelling);
+    auto again = options;
+    again.path = spelling;
+    auto second = rocksdb_store::open(again);
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error().code == ec::storage_unavailable);
+    CHECK_THAT(second.error().message,
+               Catch::Contains(spelling) && Catch::Contains("open already"));
+  }
   CHECK(*(*first)->append(make_append(entity, 1)) == 2);
+  first = failure::make(ec::none, "closed"); // closes the store
+  auto other_spelling = options;
+  other_spelling.path = dir.sub("link");
+  auto reopened = rocksdb_store::open(other_spelling);
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->head(entity) == 2);
+  CHECK((*reopened)->read(entity)->size() == 2);
 }
 
 TEST_CASE("a database locked by another process is refused, nothing written",

@@ -14,6 +14,7 @@ std::string_view to_string(ec code) noexcept {
     case ec::timeout: return "timeout";
     case ec::invalid_argument: return "invalid_argument";
     case ec::closing: return "closing";
+    case ec::unknown_outcome: return "unknown_outcome";
   }
   return "unknown";
 }

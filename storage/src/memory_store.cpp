@@ -64,3 +64,21 @@ result<std::uint64_t> memory_store::head(const entity_id& entity) {
 }
 
 } // namespace cafes
+
+namespace cafes {
+
+result<std::vector<entity_id>>
+memory_store::list_entities(std::optional<entity_id> after, std::size_t limit) {
+  std::lock_guard guard{mutex_};
+  std::vector<entity_id> out;
+  for (const auto& [id, stream] : streams_)
+    if (!stream.empty() && (!after || id > *after))
+      out.push_back(id);
+  auto keep = std::min(limit, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(keep),
+                    out.end());
+  out.resize(keep);
+  return out;
+}
+
+} // namespace cafes

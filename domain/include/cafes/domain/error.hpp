@@ -34,6 +34,10 @@ enum class ec : std::uint8_t {
   /// The application is closing, or the actor that would serve the request
   /// is gone: the request was not taken, nothing of it was written.
   closing,
+  /// The write may or may not be stored: an I/O error came after its bytes
+  /// were handed to the disk (a failed WAL sync). Read the entity back to
+  /// know; never assume it is absent.
+  unknown_outcome,
 };
 
 /// Returns the enum value's name, for example "conflict".

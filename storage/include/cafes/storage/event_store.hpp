@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -52,7 +53,9 @@ public:
   /// Returns the entity's events with `from <= version <= to`, in version
   /// order (empty for an unknown entity or an empty range).
   /// Errors: `ec::decode_failure` for a corrupt stored record (naming the
-  /// entity and version); `ec::storage_failure` when the store cannot read.
+  /// entity and version) and for a history that disagrees with the entity's
+  /// head (a gap, a head past the last event, events without a head);
+  /// `ec::storage_failure` when the store cannot read.
   virtual result<std::vector<event_record>>
   read(const entity_id& entity, std::uint64_t from = 1,
        std::uint64_t to = last_version) = 0;
@@ -60,6 +63,13 @@ public:
   /// Returns the entity's current version; 0 when it has no events.
   /// Errors: `ec::storage_failure`, `ec::decode_failure`.
   virtual result<std::uint64_t> head(const entity_id& entity) = 0;
+
+  /// Returns up to `limit` ids of entities that have events, in id order,
+  /// each after `after` (from the first when empty): call again with the
+  /// last id returned to page through them all.
+  /// Errors: `ec::storage_failure`, `ec::storage_unavailable`.
+  virtual result<std::vector<entity_id>>
+  list_entities(std::optional<entity_id> after, std::size_t limit) = 0;
 };
 
 } // namespace cafes

@@ -18,6 +18,8 @@ public:
                                          std::uint64_t from = 1,
                                          std::uint64_t to = last_version) override;
   result<std::uint64_t> head(const entity_id& entity) override;
+  result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
+                                               std::size_t limit) override;
 
 private:
   result<std::uint64_t> append_locked(const append_request& request);

@@ -13,7 +13,9 @@ namespace cafes {
 
 struct rocksdb_options {
   /// Database directory. Its parent must exist; the directory itself is
-  /// created when missing. Ignored when `in_memory` is set.
+  /// created when missing. A new database is made only in a missing or
+  /// empty directory; any other directory must be a cafes database (it holds
+  /// a `CAFES` marker with its format version). Ignored when `in_memory` is set.
   std::string path;
   /// Keep everything in RocksDB's memory env: nothing touches the disk and
   /// everything is gone on close (tests, the demo's default).
@@ -31,18 +33,39 @@ struct rocksdb_options {
   int lock_retries = 3;
   /// Block cache for reads: 64 MiB.
   std::size_t block_cache_bytes = 64u << 20;
+  /// Memtable size before it is flushed to a table file: 64 MiB.
+  std::size_t write_buffer_bytes = 64u << 20;
+  /// Open without writing anything, not even the lock (inspection tools,
+  /// possibly while another process writes). Appends fail with
+  /// `ec::storage_unavailable`. A missing database is an error.
+  bool read_only = false;
+  /// A write-ahead log damaged before its end makes open fail (default),
+  /// because the acknowledged events after the damage would be lost. Set,
+  /// the database opens at the last intact record and drops everything
+  /// after it (an operator's decision: `cafes-admin recover`). A torn last
+  /// record, which a crash leaves, is dropped either way: it was never
+  /// acknowledged.
+  bool recover_to_last_intact = false;
 };
 
 class rocksdb_store final : public event_store {
 public:
   /// Opens (creating when missing) the database described by `options`.
-  /// Errors: `ec::storage_unavailable` with the path and RocksDB's reason when
-  /// the parent directory is missing, the path is not writable, or another
-  /// process (or another store in this process) holds the database's lock.
-  /// Nothing is written on failure.
+  /// Errors (nothing is written on any of them):
+  /// - `ec::invalid_argument`: no path and not `in_memory`.
+  /// - `ec::storage_unavailable` with the path and the reason: the parent
+  ///   directory is missing or the path not writable; another process, or
+  ///   another store of this process under any spelling of the path, has it
+  ///   open; a non-empty directory that is not a cafes database (a foreign
+  ///   RocksDB database, `/`, any other data); a cafes database of another
+  ///   format, or damaged (a missing `CURRENT` file, a write-ahead log
+  ///   corrupt before its end, a corrupt manifest): the message says how to
+  ///   recover.
   static result<std::unique_ptr<rocksdb_store>> open(const rocksdb_options& options);
 
-  /// Closes the database; every acknowledged append is already in its WAL.
+  /// Flushes the memtable to a table file (so the write-ahead logs can go
+  /// and the next open replays nothing) and closes the database. Every
+  /// acknowledged append is already in the WAL whatever happens here.
   ~rocksdb_store() override;
 
   rocksdb_store(const rocksdb_store&) = delete;
@@ -55,6 +78,12 @@ public:
   /// with `ec::storage_failure` naming the first failed write; if a reopen
   /// itself fails, reads fail too, with `ec::storage_unavailable`. A reopen
   /// never creates a database: a vanished directory stays an error.
+  /// A failed WAL sync gives `ec::unknown_outcome`: the events reached the
+  /// log and may be stored (they are after the reopen); read back to know.
+  /// Corruption found while writing (a damaged table file met by a
+  /// compaction) stops writes for good with `ec::storage_failure` saying
+  /// so: no reopen loop; reads of intact entities go on.
+  /// A read-only store refuses with `ec::storage_unavailable`.
   result<std::uint64_t> append(const append_request& request) override;
   std::vector<result<std::uint64_t>>
   append_batch(std::span<const append_request> requests) override;
@@ -62,9 +91,15 @@ public:
                                          std::uint64_t from = 1,
                                          std::uint64_t to = last_version) override;
   result<std::uint64_t> head(const entity_id& entity) override;
+  result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
+                                               std::size_t limit) override;
 
   /// Returns the options this store was opened with.
   const rocksdb_options& options() const noexcept;
+
+  /// Returns the database's id, written into its marker when it was created
+  /// (a new random id for an in-memory store).
+  const uuid& database_id() const noexcept;
 
 private:
   struct impl;
