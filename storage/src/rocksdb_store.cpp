@@ -621,13 +621,10 @@ rocksdb_store::list_entities(std::optional<entity_id> after, std::size_t limit) 
     auto key = it->key().ToStringView();
     if (key.empty() || key.front() != layout::head_prefix)
       break;
-    if (key.size() != layout::entity_prefix_size)
+    auto parsed = layout::parse_key(key);
+    if (!parsed)
       continue; // not a head key; `cafes-admin verify` reports it
-    entity_id id;
-    for (std::size_t i = 1; i < 9; ++i)
-      id.high = (id.high << 8) | static_cast<std::uint8_t>(key[i]);
-    for (std::size_t i = 9; i < 17; ++i)
-      id.low = (id.low << 8) | static_cast<std::uint8_t>(key[i]);
+    auto id = parsed->entity;
     if (after && id == *after)
       continue;
     out.push_back(id);
