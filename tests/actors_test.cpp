@@ -9,6 +9,7 @@
 #include "cafes/actors/application.hpp"
 #include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/example.hpp"
+#include "failing_sync.hpp"
 #include "file_size_limit.hpp"
 #include "gated_store.hpp"
 #include "store_fixtures.hpp"
@@ -337,6 +338,38 @@ TEST_CASE("a full disk fails commands with a storage failure; the application "
   auto after = reopened.entities<bank::account>().get(id);
   CHECK(after.state.balance == acknowledged);
   CHECK(after.version == static_cast<std::uint64_t>(acknowledged) + 1);
+}
+
+TEST_CASE("a failed sync reaches the caller as an unknown outcome; the entity actor "
+          "then follows the store",
+          "[actors][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  options.sync = true;
+  application app{std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))}};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.create(bank::open{"ada"});
+  std::optional<failure> outcome;
+  {
+    failing_sync failing;
+    try {
+      accounts.execute(account, bank::deposit{10});
+    } catch (const concurrency_error&) {
+      FAIL("an unknown outcome is not a conflict");
+    } catch (const cafes_error& e) {
+      outcome = e.details();
+    }
+  }
+  REQUIRE(outcome.has_value());
+  CHECK(outcome->code == ec::unknown_outcome);
+  CHECK(account.version == 1); // the copy was not moved on a guess
+  // What the caller does: read back. The deposit reached the log, so once
+  // the store has reopened the entity shows it; an unversioned command
+  // lands on top of it.
+  auto after = accounts.execute(account.id, bank::deposit{5});
+  CHECK(after.version == 3);
+  CHECK(after.state.balance == 15);
 }
 
 TEST_CASE("idle entity actors passivate and come back with their state",

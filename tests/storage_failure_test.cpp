@@ -12,6 +12,7 @@
 #include <rocksdb/db.h>
 
 #include "cafes/storage/rocksdb_layout.hpp"
+#include "failing_sync.hpp"
 #include "file_size_limit.hpp"
 #include "store_fixtures.hpp"
 
@@ -268,4 +269,37 @@ TEST_CASE("a corrupt stored record gives a decode error naming entity and versio
                                        && Catch::Contains("version 2"));
   // The intact prefix of the history is still readable.
   CHECK((*store)->read(entity, 1, 1)->size() == 1);
+}
+
+TEST_CASE("a failed WAL sync is reported as an unknown outcome, and the store tells "
+          "the truth after it",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  options.sync = true;
+  auto entity = uuid::random();
+  auto store = rocksdb_store::open(options);
+  REQUIRE(store.ok());
+  REQUIRE(*(*store)->append(make_append(entity, 0, 3)) == 3);
+  auto request = make_append(entity, 3);
+  {
+    failing_sync failing;
+    auto outcome = (*store)->append(request);
+    REQUIRE_FALSE(outcome.ok());
+    // Not "storage_failure, nothing written": the record reached the log.
+    CHECK(outcome.error().code == ec::unknown_outcome);
+    CHECK_THAT(outcome.error().message,
+               Catch::Contains(to_string(entity)) && Catch::Contains("may or may not"));
+  }
+  // The next append reopens the database, which replays the log: the
+  // "failed" event is there, so the honest answer was "unknown".
+  auto retried = (*store)->append(make_append(entity, 3));
+  REQUIRE_FALSE(retried.ok());
+  CHECK(retried.error().code == ec::conflict);
+  CHECK(retried.error().actual_version == 4);
+  auto events = (*store)->read(entity);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 4);
+  CHECK(events->back().id == request.events.front().id);
 }
