@@ -352,3 +352,56 @@ TEST_CASE("the on-disk layout is pinned", "[storage][layout]") {
   record.version = 7;
   CHECK(*decoded == record);
 }
+
+TEST_CASE("a corrupt table file ends in a stable failed state: writes refused, no "
+          "reopen loop, intact entities readable",
+          "[storage][damage]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  options.sync = false;
+  options.write_buffer_bytes = 64 * 1024; // many small table files
+  std::vector<entity_id> sessions;
+  for (int session = 0; session < 3; ++session) {
+    auto store = rocksdb_store::open(options);
+    REQUIRE(store.ok());
+    sessions.push_back(uuid::random());
+    REQUIRE((*store)->append(make_append(sessions.back(), 0, 200)).ok());
+  } // each close flushes a table file
+  auto tables = files_ending(options.path, ".sst");
+  REQUIRE(tables.size() == 3);
+  for (std::uintmax_t offset = 100; offset < fs::file_size(tables[1]) / 2; offset += 64)
+    flip_byte(tables[1], offset);
+  auto store = rocksdb_store::open(options);
+  REQUIRE(store.ok());
+  // Enough writes to flush the memtable; the compaction that follows reads
+  // the damaged file.
+  auto writer = uuid::random();
+  std::uint64_t version = 0;
+  std::optional<failure> refused;
+  for (int attempt = 0; attempt < 100'000 && !refused; ++attempt) {
+    auto outcome = (*store)->append(make_append(writer, version, 10));
+    if (outcome)
+      version = *outcome;
+    else
+      refused = outcome.error();
+  }
+  REQUIRE(refused.has_value());
+  CHECK(refused->code == ec::storage_failure);
+  CHECK_THAT(refused->message,
+             Catch::Contains("damaged") && Catch::Contains("cafes-admin verify"));
+  // Stable: every later append gets the same answer and no reopen adds
+  // table files.
+  auto tables_then = files_ending(options.path, ".sst").size();
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto outcome = (*store)->append(make_append(writer, version));
+    REQUIRE_FALSE(outcome.ok());
+    CHECK_THAT(outcome.error().message, Catch::Contains("damaged"));
+  }
+  CHECK(files_ending(options.path, ".sst").size() == tables_then);
+  // Reads go on for entities outside the damaged file.
+  auto first = (*store)->read(sessions[0]);
+  REQUIRE(first.ok());
+  CHECK(first->size() == 200);
+  CHECK((*store)->read(writer)->size() == version);
+}

@@ -26,9 +26,16 @@ namespace cafes {
 
 namespace layout = rocksdb_layout;
 
-/// Hash buckets of the memtable: 8 MiB of pointers per memtable; more
-/// entities than buckets share them (still correct, a little slower).
-constexpr std::size_t memtable_buckets = std::size_t{1} << 20;
+/// Hash buckets of the memtable: one per 64 bytes of memtable, at most 2^20
+/// (8 MiB of pointers in a 64 MiB memtable); more entities than buckets
+/// share them (still correct, a little slower). The bucket array lives in
+/// the memtable's own memory: sized from the memtable, it never fills it.
+std::size_t memtable_buckets(std::size_t write_buffer_bytes) {
+  return std::clamp<std::size_t>(write_buffer_bytes / 64, 1024, std::size_t{1} << 20);
+}
+
+/// Smallest memtable the store accepts.
+constexpr std::size_t min_write_buffer_bytes = 64 * 1024;
 
 /// Skip-list height per memtable bucket. RocksDB's default of 4 (branching
 /// 4) serves ~256 keys per bucket well and degrades linearly past that: one
@@ -323,7 +330,10 @@ struct rocksdb_store::impl {
                             + " other appends)";
       for (auto index : accepted) {
         auto context = "append to entity " + to_string(requests[index].entity) + together;
-        if (may_be_stored(status))
+        if (status.IsCorruption())
+          out[index] = failure::make(ec::storage_failure,
+                                     context + ": " + corrupt_failure().message);
+        else if (may_be_stored(status))
           // The bytes reached the WAL before its sync failed: a reopen
           // replays them. Saying "not written" would be a lie.
           out[index] = failure::make(
@@ -382,6 +392,10 @@ std::string damaged_message(const std::string& path, const rocksdb::Status& stat
 
 result<std::unique_ptr<rocksdb_store>>
 rocksdb_store::open(const rocksdb_options& options) {
+  if (options.write_buffer_bytes < min_write_buffer_bytes)
+    return failure::make(ec::invalid_argument,
+                         "write_buffer_bytes must be at least 64 KiB (got "
+                           + std::to_string(options.write_buffer_bytes) + ")");
   auto state = std::make_unique<impl>();
   state->options = options;
   auto& path = state->path;
@@ -445,7 +459,7 @@ rocksdb_store::open(const rocksdb_options& options) {
   // group-committed ones). Such a memtable takes one writer at a time.
   db_options.prefix_extractor = std::make_shared<entity_prefix>();
   db_options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(
-    memtable_buckets, memtable_skiplist_height));
+    memtable_buckets(options.write_buffer_bytes), memtable_skiplist_height));
   db_options.allow_concurrent_memtable_write = false;
   rocksdb::BlockBasedTableOptions table;
   // Appends probe keys that usually do not exist: a bloom filter pays.

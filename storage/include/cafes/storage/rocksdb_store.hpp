@@ -33,7 +33,8 @@ struct rocksdb_options {
   int lock_retries = 3;
   /// Block cache for reads: 64 MiB.
   std::size_t block_cache_bytes = 64u << 20;
-  /// Memtable size before it is flushed to a table file: 64 MiB.
+  /// Memtable size before it is flushed to a table file: 64 MiB; at least
+  /// 64 KiB (`ec::invalid_argument` otherwise).
   std::size_t write_buffer_bytes = 64u << 20;
   /// Open without writing anything, not even the lock (inspection tools,
   /// possibly while another process writes). Appends fail with
@@ -52,7 +53,8 @@ class rocksdb_store final : public event_store {
 public:
   /// Opens (creating when missing) the database described by `options`.
   /// Errors (nothing is written on any of them):
-  /// - `ec::invalid_argument`: no path and not `in_memory`.
+  /// - `ec::invalid_argument`: no path and not `in_memory`; a memtable
+  ///   smaller than 64 KiB.
   /// - `ec::storage_unavailable` with the path and the reason: the parent
   ///   directory is missing or the path not writable; another process, or
   ///   another store of this process under any spelling of the path, has it
