@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -94,6 +95,61 @@ TEST_CASE("two applications over one store: the store refuses the stale one",
   REQUIRE(history.size() == 4);
   for (std::uint64_t v = 1; v <= 4; ++v)
     CHECK(history[v - 1].version == v);
+}
+
+TEST_CASE("unversioned commands from two applications all land: jittered backoff "
+          "within a budget",
+          "[actors]") {
+  auto store = rocksdb_in_memory();
+  application first{store};
+  application second{store};
+  auto id = first.entities<bank::account>().create(bank::open{"ada"}).id;
+  constexpr int threads = 8;
+  constexpr int per_thread = 250; // 2,000 increments in all
+  std::atomic<int> failed{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      auto accounts = (t % 2 == 0 ? first : second).entities<bank::account>();
+      for (int i = 0; i < per_thread; ++i) {
+        try {
+          accounts.execute(id, bank::deposit{1});
+        } catch (const cafes_error&) {
+          ++failed;
+        }
+      }
+    });
+  for (auto& worker : workers)
+    worker.join();
+  CHECK(failed == 0);
+  auto history = store->read(id);
+  REQUIRE(history.ok());
+  CHECK(history->size() == 1 + threads * per_thread);
+  // A fresh application folds the store (each application's actor knows
+  // only its own writes until it meets a conflict).
+  application third{store};
+  CHECK(third.entities<bank::account>().get(id).state.balance == threads * per_thread);
+}
+
+TEST_CASE("an unversioned command whose retry budget runs out says so", "[actors]") {
+  auto store = rocksdb_in_memory();
+  application_config config;
+  config.unversioned_retry.attempts = 1;
+  application first{store, config};
+  application second{store, config};
+  auto id = first.entities<bank::account>().create(bank::open{"ada"}).id;
+  auto in_first = first.entities<bank::account>();
+  auto in_second = second.entities<bank::account>();
+  in_second.get(id); // second's actor holds version 1
+  in_first.execute(id, bank::deposit{1}); // the store moves to 2 behind it
+  auto gave_up = failure_of([&] { in_second.execute(id, bank::deposit{1}); });
+  CHECK(gave_up.code == ec::conflict);
+  CHECK_THAT(gave_up.message, Catch::Contains("retries exhausted")
+                                && Catch::Contains("without an expected version")
+                                && Catch::Contains("1 attempts"));
+  CHECK(store->read(id)->size() == 2);
+  // Reloaded, the next one lands.
+  CHECK(in_second.execute(id, bank::deposit{1}).version == 3);
 }
 
 TEST_CASE("entity actors replay the store after a restart", "[actors]") {

@@ -32,6 +32,7 @@ application::application(std::shared_ptr<event_store> store,
   if (config_.scheduler_threads > 0)
     cfg.set("scheduler.max-threads", config_.scheduler_threads);
   system_ = std::make_unique<caf::actor_system>(cfg);
+  delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);
   for (std::size_t i = 0; i < shards; ++i)
     storage_.push_back(spawn_storage_actor(*system_, store_, {config_.max_batch}));
@@ -53,6 +54,8 @@ application::~application() {
   for (auto& storage : storage_)
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
   storage_.clear();
+  caf::anon_send_exit(delays_, caf::exit_reason::user_shutdown);
+  delays_ = nullptr;
   system_.reset(); // waits for every actor
 }
 
@@ -65,6 +68,8 @@ application::registries(const std::shared_ptr<const erased_aggregate>& aggregate
   entity_options options;
   options.idle_timeout = config_.idle_timeout;
   options.storage_timeout = config_.storage_timeout;
+  options.retry = config_.unversioned_retry;
+  options.delays = delays_;
   std::vector<registry_actor> shards;
   for (std::size_t i = 0, n = shard_count(config_.registry_shards); i < n; ++i)
     shards.push_back(spawn_registry(*system_, aggregate, storage_, options));

@@ -1,5 +1,7 @@
 #include "cafes/actors/entity_actor.hpp"
 
+#include <random>
+
 #include <caf/all.hpp>
 
 #include "cafes/actors/errors.hpp"
@@ -91,9 +93,36 @@ failure with_entity(const entity_state& st, failure f) {
   return f;
 }
 
-/// How often a command without an expected version is tried against a
-/// store that another writer keeps moving.
-constexpr int max_attempts = 8;
+/// Returns the wait before attempt `attempt` (2 or more): uniform in
+/// [0, min(max, initial * 2^(attempt-2))].
+std::chrono::microseconds backoff(const retry_policy& policy, int attempt) {
+  thread_local std::minstd_rand random{std::random_device{}()};
+  auto ceiling = policy.initial_backoff;
+  for (int i = 2; i < attempt && ceiling < policy.max_backoff; ++i)
+    ceiling *= 2;
+  ceiling = std::min(ceiling, policy.max_backoff);
+  if (ceiling.count() <= 0)
+    return std::chrono::microseconds{0};
+  std::uniform_int_distribution<std::int64_t> pick{0, ceiling.count()};
+  return std::chrono::microseconds{pick(random)};
+}
+
+/// Runs `next` after the backoff of `attempt`; other messages wait
+/// meanwhile, so commands keep their order.
+template <class Next>
+void after_backoff(entity_pointer self, int attempt, snapshot_promise promise,
+                   Next next) {
+  auto& st = self->state;
+  auto wait = backoff(st.options.retry, attempt);
+  if (!st.options.delays || wait.count() == 0) {
+    next();
+    return;
+  }
+  self->request(st.options.delays, caf::infinite, delay_atom::value,
+                static_cast<std::uint64_t>(wait.count()))
+    .await([=](delay_atom) mutable { next(); },
+           [=](caf::error& err) mutable { promise.deliver(err); });
+}
 
 void run_command(entity_pointer self, command_envelope envelope,
                  snapshot_promise promise, int attempt = 1) {
@@ -142,16 +171,36 @@ void run_command(entity_pointer self, command_envelope envelope,
           promise.deliver(err);
           return;
         }
-        // Another writer got there first. Catch up; then a command bound to
-        // a version gets the conflict, and one with any_version runs again
-        // on the current state (bounded, so a hot entity cannot spin us).
-        with_loaded(self, promise, [=]() mutable {
-          if (envelope.expected_version == any_version && attempt < max_attempts) {
+        // Another writer got there first. A command bound to a version
+        // gets the conflict once the actor has caught up; one without runs
+        // again on the current state after a jittered backoff, within its
+        // budget, so that competing writers spread out.
+        if (envelope.expected_version != any_version) {
+          with_loaded(self, promise, [=]() mutable {
+            promise.deliver(to_caf_error(
+              failure::conflict(self->state.id, expected, self->state.version)));
+          });
+          return;
+        }
+        const auto& policy = self->state.options.retry;
+        if (attempt >= policy.attempts) {
+          with_loaded(self, promise, [=]() mutable {
+            auto& st = self->state;
+            auto gave_up = failure::conflict(st.id, expected, st.version);
+            gave_up.message = std::string{st.aggregate->name()} + " " + to_string(st.id)
+                              + ": retries exhausted: a command without an expected "
+                                "version met another writer's append on each of its "
+                              + std::to_string(attempt)
+                              + " attempts (entity now at version "
+                              + std::to_string(st.version) + ")";
+            promise.deliver(to_caf_error(gave_up));
+          });
+          return;
+        }
+        after_backoff(self, attempt + 1, promise, [=]() mutable {
+          with_loaded(self, promise, [=]() mutable {
             run_command(self, envelope, promise, attempt + 1);
-            return;
-          }
-          promise.deliver(to_caf_error(
-            failure::conflict(self->state.id, expected, self->state.version)));
+          });
         });
       });
 }

@@ -14,6 +14,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "cafes/actors/delay_actor.hpp"
 #include "cafes/actors/errors.hpp"
 #include "cafes/actors/registry.hpp"
 #include "cafes/actors/storage_actor.hpp"
@@ -45,6 +46,9 @@ struct application_config {
   /// Entity actors idle this long stop (and respawn from the store on the
   /// next command): 0 = never.
   std::chrono::milliseconds idle_timeout{0};
+  /// Retries of commands sent without an expected version when another
+  /// application's writer appended first (see retry_policy).
+  retry_policy unversioned_retry;
 };
 
 template <class A>
@@ -106,6 +110,7 @@ private:
   std::unique_ptr<caf::actor_system_config> system_config_;
   std::unique_ptr<caf::actor_system> system_;
   std::vector<storage_actor> storage_;
+  delay_actor delays_;
   std::mutex mutex_;
   std::map<std::string, std::vector<registry_actor>, std::less<>> registries_;
 };

@@ -10,6 +10,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/delay_actor.hpp"
 #include "cafes/actors/storage_actor.hpp"
 #include "cafes/actors/type_ids.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
@@ -19,13 +20,29 @@ namespace cafes {
 using entity_actor = caf::typed_actor<
   // Runs one command; replies the snapshot after it, or an error:
   // ec::conflict (stale expected version, or another writer got there
-  // first), ec::rejected, ec::not_found, ec::decode_failure (history
-  // unreadable), ec::storage_failure, ec::timeout.
+  // first; without an expected version: the retry budget ran out),
+  // ec::rejected, ec::not_found, ec::decode_failure (history unreadable or
+  // damaged), ec::storage_failure (nothing written), ec::unknown_outcome
+  // (the store may have written it: the actor reloads before the next
+  // command; read back to know), ec::timeout.
   caf::replies_to<execute_atom, command_envelope>::with<entity_snapshot>,
   // The current snapshot; ec::not_found for an entity with no events.
   caf::replies_to<caf::get_atom>::with<entity_snapshot>,
   // From the registry: finish what is queued, then stop.
   caf::reacts_to<stop_atom>>;
+
+/// How a command without an expected version is retried when another
+/// writer (another application over the same store) appended first: after
+/// a random wait up to `initial_backoff` * 2^(n-1), capped at `max_backoff`
+/// ("full jitter", so competing writers spread out), on the reloaded state.
+struct retry_policy {
+  /// Attempts in all, the first included: 32; 1 = never retry.
+  int attempts = 32;
+  /// Longest wait before the second attempt: 500 us.
+  std::chrono::microseconds initial_backoff{500};
+  /// Longest wait before any attempt: 100 ms.
+  std::chrono::microseconds max_backoff{100'000};
+};
 
 struct entity_options {
   /// Stop after this long without a message, asking the registry first so
@@ -36,6 +53,10 @@ struct entity_options {
   /// own timeouts). A positive value makes a slow store fail the command
   /// with ec::timeout; the actor then reloads before the next one.
   std::chrono::milliseconds storage_timeout{0};
+  /// Retries of commands without an expected version.
+  retry_policy retry;
+  /// Serves the waits between retries; without one, retries do not wait.
+  delay_actor delays;
 };
 
 /// Spawns the actor of entity `id`. `registry` (may be null) receives

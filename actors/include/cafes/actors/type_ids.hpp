@@ -56,6 +56,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_ATOM(cafes, cafes, passivate_atom, "passivate")
   CAF_ADD_ATOM(cafes, cafes, stop_atom, "stop")
   CAF_ADD_ATOM(cafes, cafes, stats_atom, "stats")
+  CAF_ADD_ATOM(cafes, cafes, delay_atom, "delay")
+  CAF_ADD_ATOM(cafes, cafes, fire_atom, "fire")
 CAF_END_TYPE_ID_BLOCK(cafes)
 
 // Commands and states hold std::any: they stay inside one process (see
