@@ -89,4 +89,32 @@ result<event_record> decode_event_value(const entity_id& entity,
   return record;
 }
 
+std::optional<parsed_key> parse_key(std::string_view key) {
+  if (key.empty())
+    return std::nullopt;
+  parsed_key parsed;
+  switch (key.front()) {
+    case event_prefix:
+      if (key.size() != entity_prefix_size + 8)
+        return std::nullopt;
+      parsed.kind = key_kind::event;
+      break;
+    case head_prefix:
+      if (key.size() != entity_prefix_size)
+        return std::nullopt;
+      parsed.kind = key_kind::head;
+      break;
+    default:
+      return std::nullopt;
+  }
+  key.remove_prefix(1);
+  byte_reader reader{reinterpret_cast<const std::uint8_t*>(key.data()), key.size()};
+  if (!reader.read(parsed.entity))
+    return std::nullopt;
+  if (parsed.kind == key_kind::event
+      && (!reader.read_big_endian(parsed.version) || parsed.version == 0))
+    return std::nullopt;
+  return parsed;
+}
+
 } // namespace cafes::rocksdb_layout

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,5 +50,30 @@ std::string encode_version(std::uint64_t version);
 
 /// Decodes an 8-byte big-endian version. Returns false on a wrong size.
 bool decode_version(std::string_view bytes, std::uint64_t& version);
+
+/// The kinds of key `parse_key` recognises.
+enum class key_kind : std::uint8_t {
+  /// `'e' | entity | version`: one event of an entity.
+  event,
+  /// `'h' | entity`: an entity's head version.
+  head,
+};
+
+/// A key taken apart by `parse_key`.
+struct parsed_key {
+  key_kind kind = key_kind::event;
+  entity_id entity;
+  /// The event's version (1 or more) for an event key; 0 for a head key.
+  std::uint64_t version = 0;
+
+  friend bool operator==(const parsed_key&, const parsed_key&) = default;
+};
+
+/// Takes apart a whole key written by `event_key` or `head_key`. Returns
+/// `std::nullopt` for anything else: an empty key or an unknown first byte, a
+/// wrong length for its kind (25 bytes for an event key, 17 for a head key; so
+/// an `event_key_prefix` is not a key), or an event key at version 0
+/// (versions start at 1). Reads `key` only during the call.
+std::optional<parsed_key> parse_key(std::string_view key);
 
 } // namespace cafes::rocksdb_layout
