@@ -12,6 +12,9 @@ packages=(
   libcli11-dev        # command lines of the demo and tools
   nlohmann-json3-dev  # JSON reports of the stress tool and bench
   gnuplot-nox         # the bench's PNG plot
+  clang               # the fuzz targets (scripts/fuzz.sh): libFuzzer is clang's
+  libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes for clang 14; only
+                      # recommended by clang, so --no-install-recommends skips it
 )
 
 missing=()

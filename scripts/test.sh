@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite twice: a
-# normal build, then an AddressSanitizer + UndefinedBehaviorSanitizer build.
-# CAFES_SKIP_SANITIZE=1 runs the normal build only.
+# normal build, then an AddressSanitizer + UndefinedBehaviorSanitizer build;
+# then fuzzes every decoder for 30 s (scripts/fuzz.sh).
+# For quicker local runs: CAFES_SKIP_SANITIZE=1 skips the sanitizer build,
+# CAFES_SKIP_FUZZ=1 skips fuzzing (CTest still replays the fuzz corpus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -18,6 +20,9 @@ echo "== tests (RelWithDebInfo)"
 run_suite build/test
 if [ "${CAFES_SKIP_SANITIZE:-0}" != 1 ]; then
   echo "== tests (AddressSanitizer + UndefinedBehaviorSanitizer)"
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-  run_suite build/sanitize -DCAFES_SANITIZE=ON -DCAFES_BUILD_BENCH=OFF
+  (export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+   run_suite build/sanitize -DCAFES_SANITIZE=ON -DCAFES_BUILD_BENCH=OFF)
+fi
+if [ "${CAFES_SKIP_FUZZ:-0}" != 1 ]; then
+  scripts/fuzz.sh 30
 fi

@@ -90,29 +90,18 @@ result<event_record> decode_event_value(const entity_id& entity,
 }
 
 std::optional<parsed_key> parse_key(std::string_view key) {
-  if (key.empty())
+  if (key.empty() || (key.front() != event_prefix && key.front() != head_prefix))
     return std::nullopt;
   parsed_key parsed;
-  switch (key.front()) {
-    case event_prefix:
-      if (key.size() != entity_prefix_size + 8)
-        return std::nullopt;
-      parsed.kind = key_kind::event;
-      break;
-    case head_prefix:
-      if (key.size() != entity_prefix_size)
-        return std::nullopt;
-      parsed.kind = key_kind::head;
-      break;
-    default:
-      return std::nullopt;
-  }
-  key.remove_prefix(1);
-  byte_reader reader{reinterpret_cast<const std::uint8_t*>(key.data()), key.size()};
+  parsed.kind = key.front() == event_prefix ? key_kind::event : key_kind::head;
+  byte_reader reader{reinterpret_cast<const std::uint8_t*>(key.data()) + 1,
+                     key.size() - 1};
   if (!reader.read(parsed.entity))
     return std::nullopt;
   if (parsed.kind == key_kind::event
       && (!reader.read_big_endian(parsed.version) || parsed.version == 0))
+    return std::nullopt;
+  if (reader.remaining() != 0)
     return std::nullopt;
   return parsed;
 }

@@ -78,7 +78,12 @@ result<Event> decode_payload(const event_record& record) {
   if (reader.remaining() != 0)
     return fail(std::to_string(reader.remaining())
                 + " unexpected trailing bytes in payload");
-  return std::make_from_tuple<Event>(std::move(fields));
+  // Braces, not std::make_from_tuple: its parentheses need C++20's
+  // aggregate initialisation from a list in parentheses, which clang 14
+  // (the fuzz build) lacks.
+  return std::apply(
+    [](auto&&... field) { return Event{std::move(field)...}; },
+    std::move(fields));
 }
 
 } // namespace detail
