@@ -6,6 +6,9 @@
 #include "cafes/domain/codec.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
 #include "cafes/domain/example.hpp"
+#include "cafes/domain/tally.hpp"
+
+#include <limits>
 
 using namespace cafes;
 
@@ -149,6 +152,18 @@ TEST_CASE("bank account: deposits, withdrawals and closing", "[domain]") {
     auto closed = account::evolve(empty, events->front());
     CHECK(account::decide(closed, bank::deposit{5}).error().code == ec::rejected);
   }
+  SECTION("a deposit that would overflow the balance is rejected; replaying one "
+          "from damaged data stays defined") {
+    constexpr auto most = std::numeric_limits<std::int64_t>::max();
+    auto refused = account::decide(opened, bank::deposit{most});
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ec::rejected);
+    CHECK_THAT(refused.error().message, Catch::Contains("overflow"));
+    CHECK(account::decide(opened, bank::deposit{most - 100}).ok());
+    CHECK(account::evolve(opened, bank::deposited{most}).balance == most);
+    CHECK(account::evolve(opened, bank::withdrawn{std::numeric_limits<std::int64_t>::min()})
+            .balance == most);
+  }
   SECTION("an account never opened is not found") {
     CHECK(account::decide({}, bank::deposit{5}).error().code == ec::not_found);
     CHECK(account::decide(opened, bank::open{"bob"}).error().code == ec::rejected);
@@ -172,4 +187,15 @@ TEST_CASE("erased aggregate adapts decide, evolve and the codec", "[domain]") {
   auto wrong = erased->decide(state, example::entity::command{example::discard{}});
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.error().code == ec::invalid_argument);
+}
+
+TEST_CASE("tally: an addition that would overflow the total is rejected", "[domain]") {
+  using tally::counter;
+  constexpr auto most = std::numeric_limits<std::int64_t>::max();
+  auto state = given<counter>({tally::added{uuid::random(), 5}});
+  auto refused = counter::decide(state, tally::add{uuid::random(), most});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ec::rejected);
+  CHECK(counter::decide(state, tally::add{uuid::random(), most - 5}).ok());
+  CHECK(counter::evolve(state, tally::added{uuid::random(), most}).total == most);
 }

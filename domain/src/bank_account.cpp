@@ -1,5 +1,7 @@
 #include "cafes/domain/bank_account.hpp"
 
+#include <limits>
+
 #include "cafes/domain/overloaded.hpp"
 
 namespace cafes::bank {
@@ -25,6 +27,10 @@ decision<account::event> account::decide(const state& current,
       [&](const deposit& c) -> decision<event> {
         if (c.amount <= 0)
           return reject("deposit amount must be positive");
+        if (c.amount > std::numeric_limits<std::int64_t>::max() - current.balance)
+          return reject("deposit of " + std::to_string(c.amount)
+                        + " would overflow the balance of "
+                        + std::to_string(current.balance));
         return events{deposited{c.amount}};
       },
       [&](const withdraw& c) -> decision<event> {
@@ -46,14 +52,40 @@ decision<account::event> account::decide(const state& current,
     cmd);
 }
 
+namespace {
+
+/// Decisions never store an event that overflows; one that does can only
+/// come from damaged data, and replaying it must stay defined behaviour.
+std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  if (!__builtin_add_overflow(a, b, &sum))
+    return sum;
+  return b > 0 ? std::numeric_limits<std::int64_t>::max()
+               : std::numeric_limits<std::int64_t>::min();
+}
+
+std::int64_t saturating_sub(std::int64_t a, std::int64_t b) {
+  std::int64_t difference = 0;
+  if (!__builtin_sub_overflow(a, b, &difference))
+    return difference;
+  return b < 0 ? std::numeric_limits<std::int64_t>::max()
+               : std::numeric_limits<std::int64_t>::min();
+}
+
+} // namespace
+
 state account::evolve(state current, const event& ev) {
   std::visit(overloaded{
                [&](const opened& e) {
                  current.is_open = true;
                  current.owner = e.owner;
                },
-               [&](const deposited& e) { current.balance += e.amount; },
-               [&](const withdrawn& e) { current.balance -= e.amount; },
+               [&](const deposited& e) {
+                 current.balance = saturating_add(current.balance, e.amount);
+               },
+               [&](const withdrawn& e) {
+                 current.balance = saturating_sub(current.balance, e.amount);
+               },
                [&](const closed&) { current.is_closed = true; },
              },
              ev);
