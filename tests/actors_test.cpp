@@ -297,8 +297,8 @@ TEST_CASE("a store that fails to write gives a storage failure, and the entity "
   CHECK(accounts.get(account.id).state.balance == 10);
 }
 
-TEST_CASE("a full disk fails commands with a storage failure; the application "
-          "writes again once there is room, and keeps every acknowledged event",
+TEST_CASE("a full disk fails commands with a storage failure, then the application "
+          "writes again once there is room and keeps every acknowledged event",
           "[actors][bad-input]") {
   temp_dir dir;
   rocksdb_options options;
