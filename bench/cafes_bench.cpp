@@ -14,6 +14,7 @@
 #include "cafes/domain/tally.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/cli.hpp"
 #include "cafes/tools/stress.hpp"
 #include "bench_support.hpp"
 
@@ -221,11 +222,19 @@ int main(int argc, char** argv) {
   bool quick = false;
   cli.add_option("--json", json_path, "where to write the results")->capture_default_str();
   cli.add_option("--data", data_path, "gnuplot data file")->capture_default_str();
-  cli.add_option("--repeats", s.repeats, "runs per figure (median)")->capture_default_str();
-  cli.add_option("--entities", s.entities)->capture_default_str();
-  cli.add_option("--spawn", s.spawn_count, "entity actors to spawn")->capture_default_str();
+  cli.add_option("--repeats", s.repeats, "runs per figure (median)")
+    ->check(tools::whole_number(1, 100))->capture_default_str();
+  cli.add_option("--entities", s.entities)
+    ->check(tools::whole_number(1, 10'000'000))->capture_default_str();
+  cli.add_option("--spawn", s.spawn_count, "entity actors to spawn")
+    ->check(tools::whole_number(1, 10'000'000))->capture_default_str();
   cli.add_flag("--quick", quick, "small sizes, one repeat (a smoke run)");
-  CLI11_PARSE(cli, argc, argv);
+  if (auto code = tools::parse(cli, argc, argv))
+    return *code;
+  // Checked before the hour-long run, given or not.
+  for (auto [name, path] : {std::pair{"--json", &json_path}, std::pair{"--data", &data_path}})
+    if (auto problem = tools::writable_file()(*path); !problem.empty())
+      return tools::usage_error(std::string{name} + ": " + problem);
   if (quick) {
     s.appends = 10'000;
     s.synced_appends = 200;
@@ -245,7 +254,8 @@ int main(int argc, char** argv) {
     out["replay"] = measure_replay(std::max(s.repeats, 3));
     std::printf("spawn\n");
     out["spawn"] = measure_spawn(s.spawn_count);
-    std::ofstream{json_path} << out.dump(2) << '\n';
+    std::ofstream json{json_path};
+    json << out.dump(2) << '\n';
     std::ofstream data{data_path};
     data << "# clients baseline_nosync actors_nosync baseline_sync actors_sync\n";
     for (std::size_t i = 0; i < out["nosync"].size(); ++i)
@@ -254,9 +264,13 @@ int main(int argc, char** argv) {
            << out["nosync"][i]["actor_events_per_second"] << ' '
            << out["sync"][i]["baseline_events_per_second"] << ' '
            << out["sync"][i]["actor_events_per_second"] << '\n';
+    json.close();
+    data.close();
+    if (!json || !data)
+      throw std::runtime_error("cannot write " + json_path + " or " + data_path);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return tools::exit_failed;
   }
-  return 0;
+  return tools::exit_ok;
 }
