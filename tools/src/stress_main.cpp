@@ -42,6 +42,7 @@ int run(int argc, char** argv) {
     {"sequential", stress::key_distribution::sequential}};
   std::int64_t idle_ms = 0;
   std::int64_t timeout_ms = 60'000;
+  std::string progress = "auto";
   cli.add_option("--entities", opts.entities, "distinct entities")
     ->check(tools::whole_number(1, max_entities))->capture_default_str();
   cli.add_option("--clients", opts.clients, "concurrent client actors")
@@ -76,6 +77,10 @@ int run(int argc, char** argv) {
     ->check(tools::whole_number(0, UINT64_MAX))->capture_default_str();
   cli.add_option("--json", json_path, "also write the report as JSON to this file")
     ->check(tools::writable_file());
+  cli.add_option("--progress", progress,
+                 "on stderr: auto (a bar on a terminal, else none), bar, lines (one a "
+                 "second) or none")
+    ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))->capture_default_str();
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
   if (store_kind == "memory" && (cli.count("--db") > 0 || sync))
@@ -86,7 +91,11 @@ int run(int argc, char** argv) {
   opts.keys = key_names.at(CLI::detail::to_lower(keys));
   opts.app.idle_timeout = std::chrono::milliseconds{idle_ms};
   opts.command_timeout = std::chrono::milliseconds{timeout_ms};
-  opts.progress = ::isatty(STDERR_FILENO) == 1;
+  if (progress == "auto")
+    progress = ::isatty(STDERR_FILENO) == 1 ? "bar" : "none";
+  opts.progress = progress == "bar"     ? stress::progress_display::bar
+                  : progress == "lines" ? stress::progress_display::lines
+                                        : stress::progress_display::none;
 
   std::shared_ptr<event_store> store;
   if (store_kind == "memory") {
