@@ -1,6 +1,8 @@
 // cafes-stress: many client actors, many entities; verifies the store at the
 // end and reports throughput, conflicts, latency and memory. Exit codes:
-// 0 verified, 1 an invariant broke, 2 bad usage, 3 the store could not open.
+// 0 verified, 1 an invariant broke, 2 bad usage, 3 the store could not open,
+// 130 / 143 stopped by SIGINT / SIGTERM (after closing, verifying and
+// reporting what ran).
 
 #include <cstdio>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
+#include "cafes/tools/stop.hpp"
 #include "cafes/tools/stress.hpp"
 
 using namespace cafes;
@@ -96,6 +99,9 @@ int run(int argc, char** argv) {
   opts.progress = progress == "bar"     ? stress::progress_display::bar
                   : progress == "lines" ? stress::progress_display::lines
                                         : stress::progress_display::none;
+  // From here on SIGINT and SIGTERM stop the run, which still reports.
+  tools::install_stop_handlers();
+  opts.stop = &tools::stop_requested();
 
   std::shared_ptr<event_store> store;
   if (store_kind == "memory") {
@@ -122,6 +128,10 @@ int run(int argc, char** argv) {
   row("entities", double(opts.entities), "");
   row("clients", double(opts.clients), "");
   row("commands answered", double(r.commands), "");
+  bool interrupted = r.interrupted || tools::stop_requested();
+  if (interrupted)
+    std::printf("%-26s %14s  by %s; %llu commands not sent\n", "interrupted", "yes",
+                tools::stop_signal_name(), static_cast<unsigned long long>(r.unsent));
   row("acknowledged", double(r.acknowledged), "");
   row("conflicts", double(r.conflicts), "");
   row("  of which sent stale", double(r.stale_sent), "");
@@ -161,7 +171,9 @@ int run(int argc, char** argv) {
       {"peak_resident_actors", r.peak_resident}, {"spawned", r.spawned},
       {"passivated", r.passivated}, {"peak_rss_bytes", r.peak_rss_bytes},
       {"close_seconds", r.close_seconds}, {"verify_seconds", r.verify_seconds},
-      {"verified", r.verified}, {"violations", r.violations}};
+      {"verified", r.verified}, {"violations", r.violations},
+      {"interrupted", interrupted}, {"signal", tools::stop_signal_name()},
+      {"unsent", r.unsent}};
     std::ofstream file{json_path};
     file << j.dump(2) << '\n';
     file.close();
@@ -171,12 +183,15 @@ int run(int argc, char** argv) {
     }
   }
   // The one line on stderr when it is not a terminal.
-  std::fprintf(stderr, "cafes-stress: %s commands, %.0f/s, %s\n",
+  std::fprintf(stderr, "cafes-stress: %s commands, %.0f/s, %s%s%s\n",
                std::to_string(r.commands).c_str(), r.commands_per_second,
                !r.verified ? "not verified"
                : r.violations.empty() ? "verified"
-                                      : "VERIFICATION FAILED");
-  return r.violations.empty() ? tools::exit_ok : tools::exit_failed;
+                                      : "VERIFICATION FAILED",
+               interrupted ? ", interrupted by " : "", tools::stop_signal_name());
+  if (!r.violations.empty())
+    return tools::exit_failed;
+  return interrupted ? tools::stopped_exit_code() : tools::exit_ok;
 }
 
 } // namespace
