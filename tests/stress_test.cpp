@@ -106,3 +106,24 @@ TEST_CASE("stress: a stop ends the run early, and what ran is answered and verif
   CHECK(report.commands + report.unsent == opts.clients * opts.commands_per_client);
   CHECK(report.events == report.acknowledged);
 }
+
+TEST_CASE("stress: commands failed by the store are counted by error code with the "
+          "first message",
+          "[stress]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  gate->fail_appends(true); // a full disk from the start
+  stress::options opts;
+  opts.entities = 50;
+  opts.clients = 4;
+  opts.commands_per_client = 25;
+  auto report = stress::run(gate, opts);
+  require_verified(report); // nothing stored, nothing acknowledged
+  CHECK(report.acknowledged == 0);
+  CHECK(report.events == 0);
+  CHECK(report.other_errors == report.commands);
+  REQUIRE(report.errors.size() == 1);
+  const auto& [code, errors] = *report.errors.begin();
+  CHECK(code == ec::storage_failure);
+  CHECK(errors.count == report.commands);
+  CHECK_THAT(errors.first_message, Catch::Contains("disk full"));
+}

@@ -52,6 +52,7 @@ struct shared_run {
   std::vector<std::uint32_t> latencies_us;
   std::vector<std::string> violations;
   report counts;
+  std::map<ec, clock::time_point> first_error_at;
 
   std::uint64_t pick(std::mt19937_64& rng) {
     if (opts->keys == key_distribution::sequential)
@@ -78,6 +79,7 @@ struct client_state {
   std::vector<std::uint32_t> latencies_us;
   std::vector<std::string> violations;
   report counts;
+  std::map<ec, clock::time_point> first_error_at; // when counts.errors[code] began
 };
 
 using client_pointer = caf::stateful_actor<client_state>*;
@@ -102,6 +104,16 @@ void finish(client_pointer self) {
     run.counts.stale_sent += st.counts.stale_sent;
     run.counts.rejections += st.counts.rejections;
     run.counts.other_errors += st.counts.other_errors;
+    for (const auto& [code, errors] : st.counts.errors) {
+      auto& merged = run.counts.errors[code];
+      auto at = st.first_error_at[code];
+      auto [first, fresh] = run.first_error_at.try_emplace(code, at);
+      if (fresh || at < first->second) {
+        first->second = at;
+        merged.first_message = errors.first_message;
+      }
+      merged.count += errors.count;
+    }
     run.counts.unsent += st.remaining;
     --run.clients_left;
   }
@@ -178,6 +190,11 @@ void send_next(client_pointer self) {
           st.refused.push_back(command_id);
         } else {
           ++st.counts.other_errors;
+          auto& errors = st.counts.errors[problem.code];
+          if (errors.count++ == 0) {
+            errors.first_message = problem.message;
+            st.first_error_at[problem.code] = clock::now();
+          }
           st.unknown_outcome.push_back(command_id);
         }
         if (stale && problem.code != ec::conflict)
@@ -425,6 +442,7 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
   out.stale_sent = counts.stale_sent;
   out.rejections = counts.rejections;
   out.other_errors = counts.other_errors;
+  out.errors = counts.errors;
   out.unsent = counts.unsent;
   out.commands_per_second = out.seconds > 0 ? out.commands / out.seconds : 0;
   out.events_per_second = out.seconds > 0 ? out.acknowledged / out.seconds : 0;

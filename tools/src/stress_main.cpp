@@ -1,8 +1,10 @@
 // cafes-stress: many client actors, many entities; verifies the store at the
 // end and reports throughput, conflicts, latency and memory. Exit codes:
-// 0 verified, 1 an invariant broke, 2 bad usage, 3 the store could not open,
-// 130 / 143 stopped by SIGINT / SIGTERM (after closing, verifying and
-// reporting what ran).
+// 0 verified and every command answered with success, a conflict or a
+// rejection; 1 an invariant broke, or commands failed with other errors
+// (storage failures, timeouts; unless --allow-errors); 2 bad usage; 3 the
+// store could not open; 130 / 143 stopped by SIGINT / SIGTERM (after
+// closing, verifying and reporting what ran).
 
 #include <cstdio>
 #include <fstream>
@@ -37,6 +39,7 @@ int run(int argc, char** argv) {
   std::string store_kind = "rocksdb";
   std::string db_path;
   bool sync = false;
+  bool allow_errors = false;
   std::string json_path;
   std::string keys = "uniform";
   const std::map<std::string, stress::key_distribution> key_names{
@@ -80,6 +83,9 @@ int run(int argc, char** argv) {
     ->check(tools::whole_number(0, UINT64_MAX))->capture_default_str();
   cli.add_option("--json", json_path, "also write the report as JSON to this file")
     ->check(tools::writable_file());
+  cli.add_flag("--allow-errors", allow_errors,
+               "exit 0 even if commands failed with errors other than conflicts and "
+               "rejections (storage failures, timeouts)");
   cli.add_option("--progress", progress,
                  "on stderr: auto (a bar on a terminal, else none), bar, lines (one a "
                  "second) or none")
@@ -137,6 +143,9 @@ int run(int argc, char** argv) {
   row("  of which sent stale", double(r.stale_sent), "");
   row("rejections", double(r.rejections), "");
   row("other errors", double(r.other_errors), "");
+  for (const auto& [code, errors] : r.errors)
+    std::printf("  %-24s %14llu  first: %s\n", std::string{to_string(code)}.c_str(),
+                static_cast<unsigned long long>(errors.count), errors.first_message.c_str());
   row("events stored", double(r.events), "");
   std::printf("%-26s %14.3f s\n", "time", r.seconds);
   row("commands/s", r.commands_per_second, "");
@@ -156,6 +165,10 @@ int run(int argc, char** argv) {
     std::printf("  violation: %s\n", v.c_str());
 
   if (!json_path.empty()) {
+    auto errors_json = nlohmann::json::object();
+    for (const auto& [code, errors] : r.errors)
+      errors_json[std::string{to_string(code)}] = {{"count", errors.count},
+                                                   {"first_message", errors.first_message}};
     nlohmann::json j = {
       {"store", store_kind}, {"sync", sync}, {"entities", opts.entities},
       {"clients", opts.clients}, {"commands_per_client", opts.commands_per_client},
@@ -163,6 +176,7 @@ int run(int argc, char** argv) {
       {"commands", r.commands}, {"acknowledged", r.acknowledged},
       {"conflicts", r.conflicts}, {"stale_sent", r.stale_sent},
       {"rejections", r.rejections}, {"other_errors", r.other_errors},
+      {"errors", errors_json}, {"allow_errors", allow_errors},
       {"events", r.events}, {"seconds", r.seconds},
       {"commands_per_second", r.commands_per_second},
       {"events_per_second", r.events_per_second},
@@ -183,15 +197,22 @@ int run(int argc, char** argv) {
     }
   }
   // The one line on stderr when it is not a terminal.
-  std::fprintf(stderr, "cafes-stress: %s commands, %.0f/s, %s%s%s\n",
+  std::string failed;
+  for (const auto& [code, errors] : r.errors)
+    failed += (failed.empty() ? ", " : " + ") + std::to_string(errors.count) + " "
+              + std::string{to_string(code)};
+  std::fprintf(stderr, "cafes-stress: %s commands, %.0f/s, %s%s%s%s%s\n",
                std::to_string(r.commands).c_str(), r.commands_per_second,
                !r.verified ? "not verified"
                : r.violations.empty() ? "verified"
                                       : "VERIFICATION FAILED",
+               failed.c_str(), failed.empty() ? "" : " (commands FAILED)",
                interrupted ? ", interrupted by " : "", tools::stop_signal_name());
   if (!r.violations.empty())
     return tools::exit_failed;
-  return interrupted ? tools::stopped_exit_code() : tools::exit_ok;
+  if (interrupted)
+    return tools::stopped_exit_code();
+  return r.other_errors > 0 && !allow_errors ? tools::exit_failed : tools::exit_ok;
 }
 
 } // namespace

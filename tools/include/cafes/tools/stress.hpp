@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,12 @@ struct options {
   const std::atomic<bool>* stop = nullptr;
 };
 
+/// Commands answered with one error code.
+struct error_count {
+  std::uint64_t count = 0;
+  std::string first_message; ///< the message of the earliest such answer
+};
+
 struct report {
   std::uint64_t commands = 0;       ///< commands answered
   std::uint64_t unsent = 0;         ///< commands not sent because of options.stop
@@ -55,7 +62,9 @@ struct report {
   std::uint64_t conflicts = 0;      ///< answered ec::conflict
   std::uint64_t stale_sent = 0;     ///< sent with a known-stale version
   std::uint64_t rejections = 0;     ///< answered ec::rejected
-  std::uint64_t other_errors = 0;   ///< timeouts and storage failures
+  std::uint64_t other_errors = 0;   ///< answered with any other error
+  /// other_errors by code (name it with to_string(ec)): how many and why.
+  std::map<ec, error_count> errors;
   std::uint64_t events = 0;         ///< events in the store at the end
   double seconds = 0;               ///< from the first command to the last answer
   double commands_per_second = 0;
