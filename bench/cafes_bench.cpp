@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
     s.spawn_count = 10'000;
   }
   tools::install_stop_handlers();
+  tools::ignore_file_size_signal();
   try {
     nlohmann::json out;
     std::printf("throughput, WAL sync off (medians of %d)\n", s.repeats);

@@ -90,3 +90,35 @@ TEST_CASE("cafes-bench stopped by SIGINT writes no results and exits 130",
   CHECK_FALSE(std::filesystem::exists(data));
 }
 #endif
+
+TEST_CASE("cafes-stress past a file size limit is not killed by SIGXFSZ: it reports "
+          "the storage failures by code and exits 1, or 0 with --allow-errors",
+          "[tools][bad-input]") {
+  auto allow_errors = GENERATE(false, true);
+  CAPTURE(allow_errors);
+  temp_dir dir;
+  auto json = dir.sub("report.json");
+  // 8,000 commands write ~2 MB of WAL; no file may pass 256 KiB.
+  std::vector<std::string> args{CAFES_STRESS_PATH, "--db",       dir.sub("db"),
+                                "--entities",      "100",        "--clients",
+                                "4",               "--commands", "2000",
+                                "--json",          json};
+  if (allow_errors)
+    args.push_back("--allow-errors");
+  child_process stress{args, {child_process::watch::out, "/dev/null", 256 * 1024}};
+  auto status = stress.wait();
+  INFO("stdout:\n" << stress.text());
+  REQUIRE_FALSE(WIFSIGNALED(status));
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == (allow_errors ? 0 : 1));
+  CHECK_THAT(stress.text(), Contains("storage_failure") && Contains("first: "));
+  std::ifstream in{json};
+  REQUIRE(in);
+  auto j = nlohmann::json::parse(in);
+  auto failed = j["other_errors"].get<std::uint64_t>();
+  CHECK(failed > 0);
+  CHECK(j["errors"]["storage_failure"]["count"] == failed);
+  CHECK_FALSE(j["errors"]["storage_failure"]["first_message"].get<std::string>().empty());
+  CHECK(j["verified"] == true);
+  CHECK(j["violations"].empty());
+}

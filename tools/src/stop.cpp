@@ -32,6 +32,8 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+void ignore_file_size_signal() { std::signal(SIGXFSZ, SIG_IGN); }
+
 const std::atomic<bool>& stop_requested() noexcept { return requested; }
 
 int stop_signal() noexcept { return received.load(); }

@@ -105,8 +105,10 @@ int run(int argc, char** argv) {
   opts.progress = progress == "bar"     ? stress::progress_display::bar
                   : progress == "lines" ? stress::progress_display::lines
                                         : stress::progress_display::none;
-  // From here on SIGINT and SIGTERM stop the run, which still reports.
+  // From here on SIGINT and SIGTERM stop the run, which still reports, and a
+  // write past a file size limit is a storage failure, not the end.
   tools::install_stop_handlers();
+  tools::ignore_file_size_signal();
   opts.stop = &tools::stop_requested();
 
   std::shared_ptr<event_store> store;

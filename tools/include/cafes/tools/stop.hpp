@@ -1,6 +1,6 @@
 #pragma once
-// Stopping a long run cleanly on SIGINT or SIGTERM, for the programs in
-// tools/ and bench/.
+// Stopping a long run cleanly on SIGINT or SIGTERM, and living through a
+// file size limit, for the programs in tools/ and bench/.
 
 #include <atomic>
 
@@ -11,6 +11,12 @@ namespace cafes::tools {
 /// default, so a second Ctrl-C ends the program at once. Call once, at the
 /// start of main.
 void install_stop_handlers();
+
+/// Ignores SIGXFSZ, which by default kills a process that writes past its
+/// file size limit (RLIMIT_FSIZE, `ulimit -f`): the write then fails with
+/// EFBIG, which the store reports as ec::storage_failure like a full disk.
+/// Call once, at the start of main, before opening a store.
+void ignore_file_size_signal();
 
 /// True once SIGINT or SIGTERM arrived: start no new work, finish and report.
 const std::atomic<bool>& stop_requested() noexcept;
