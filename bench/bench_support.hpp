@@ -14,6 +14,7 @@
 
 #include "cafes/actors/application.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/stop.hpp"
 #include "cafes/tools/stress.hpp"
 
 namespace cafes::bench {
@@ -64,7 +65,8 @@ inline double seconds_since(std::chrono::steady_clock::time_point start) {
 
 /// Sends a get for `count` distinct new ids (1,000 outstanding at a time),
 /// so each spawns an entity actor that replays an empty history; returns when
-/// all have answered.
+/// all have answered, or when those sent have after a stop signal
+/// (tools::stop_requested).
 inline void spawn_entities(caf::actor_system& system,
                            const std::vector<registry_actor>& registries,
                            std::uint64_t count) {
@@ -77,12 +79,13 @@ inline void spawn_entities(caf::actor_system& system,
     *send_one = [=, &registries, &finished] {
       auto id = stress::entity_of(99, (*next)++);
       auto on_answer = [=, &finished] {
-        if (++*answered == count) {
+        ++*answered;
+        if (*next < count && !tools::stop_requested()) {
+          (*send_one)();
+        } else if (*answered == *next) { // the last one outstanding
           *send_one = nullptr; // it holds itself: break the cycle
           finished.set_value();
           self->quit();
-        } else if (*next < count) {
-          (*send_one)();
         }
       };
       self->request(registries[shard_of(id, registries.size())], caf::infinite,

@@ -2,6 +2,8 @@
 // single-thread loop over the RocksDB store, both in this one process run
 // (the machine is shared and noisy: ratios of medians, not absolute figures).
 // Also: replay of a 10,000-event entity, and spawning many entity actors.
+// Exit codes: 0 results written, 1 a measurement failed, 2 bad usage,
+// 130 / 143 stopped by SIGINT / SIGTERM (no results written).
 
 #include <algorithm>
 #include <cstdio>
@@ -14,6 +16,8 @@
 #include "cafes/domain/tally.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/cli.hpp"
+#include "cafes/tools/stop.hpp"
 #include "cafes/tools/stress.hpp"
 #include "bench_support.hpp"
 
@@ -22,6 +26,14 @@ using namespace cafes::bench;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
+
+/// Thrown where a measurement notices a stop signal: no result is kept.
+struct stopped {};
+
+void stop_point() {
+  if (tools::stop_requested())
+    throw stopped{};
+}
 
 struct settings {
   std::uint64_t entities = 10'000;
@@ -45,6 +57,7 @@ double store_events_per_second(bool sync, std::uint64_t appends,
   std::mt19937_64 rng{42};
   auto start = clock_type::now();
   for (std::uint64_t i = 0; i < appends;) {
+    stop_point();
     requests.clear();
     indices.clear();
     for (; i < appends && requests.size() < batch; ++i) {
@@ -84,7 +97,9 @@ stress::report actor_path(std::shared_ptr<event_store> store, std::uint64_t clie
   opts.app.scheduler_threads = 2;
   opts.app.registry_shards = 2;
   opts.app.storage_shards = 2;
+  opts.stop = &tools::stop_requested();
   auto report = stress::run(std::move(store), opts);
+  stop_point(); // an interrupted run measures nothing
   if (!report.violations.empty())
     throw std::runtime_error("verification failed: " + report.violations.front());
   return report;
@@ -167,6 +182,7 @@ nlohmann::json measure_replay(int repeats) {
   std::vector<double> store_ms;
   std::vector<double> actor_ms;
   for (int r = 0; r < repeats; ++r) {
+    stop_point();
     auto start = clock_type::now();
     auto read = store->read(id);
     tally::state state;
@@ -199,6 +215,7 @@ nlohmann::json measure_spawn(std::uint64_t count) {
   auto start = clock_type::now();
   spawn_entities(app.system(), registries, count); // a get per id: spawn + empty replay
   auto seconds = seconds_since(start);
+  stop_point();
   auto stats = app.stats();
   auto after = stress::current_rss_bytes();
   auto per_actor = static_cast<double>(after - before) / static_cast<double>(count);
@@ -221,11 +238,19 @@ int main(int argc, char** argv) {
   bool quick = false;
   cli.add_option("--json", json_path, "where to write the results")->capture_default_str();
   cli.add_option("--data", data_path, "gnuplot data file")->capture_default_str();
-  cli.add_option("--repeats", s.repeats, "runs per figure (median)")->capture_default_str();
-  cli.add_option("--entities", s.entities)->capture_default_str();
-  cli.add_option("--spawn", s.spawn_count, "entity actors to spawn")->capture_default_str();
+  cli.add_option("--repeats", s.repeats, "runs per figure (median)")
+    ->check(tools::whole_number(1, 100))->capture_default_str();
+  cli.add_option("--entities", s.entities)
+    ->check(tools::whole_number(1, 10'000'000))->capture_default_str();
+  cli.add_option("--spawn", s.spawn_count, "entity actors to spawn")
+    ->check(tools::whole_number(1, 10'000'000))->capture_default_str();
   cli.add_flag("--quick", quick, "small sizes, one repeat (a smoke run)");
-  CLI11_PARSE(cli, argc, argv);
+  if (auto code = tools::parse(cli, argc, argv))
+    return *code;
+  // Checked before the hour-long run, given or not.
+  for (auto [name, path] : {std::pair{"--json", &json_path}, std::pair{"--data", &data_path}})
+    if (auto problem = tools::writable_file()(*path); !problem.empty())
+      return tools::usage_error(std::string{name} + ": " + problem);
   if (quick) {
     s.appends = 10'000;
     s.synced_appends = 200;
@@ -233,6 +258,8 @@ int main(int argc, char** argv) {
     s.repeats = 1;
     s.spawn_count = 10'000;
   }
+  tools::install_stop_handlers();
+  tools::ignore_file_size_signal();
   try {
     nlohmann::json out;
     std::printf("throughput, WAL sync off (medians of %d)\n", s.repeats);
@@ -245,7 +272,8 @@ int main(int argc, char** argv) {
     out["replay"] = measure_replay(std::max(s.repeats, 3));
     std::printf("spawn\n");
     out["spawn"] = measure_spawn(s.spawn_count);
-    std::ofstream{json_path} << out.dump(2) << '\n';
+    std::ofstream json{json_path};
+    json << out.dump(2) << '\n';
     std::ofstream data{data_path};
     data << "# clients baseline_nosync actors_nosync baseline_sync actors_sync\n";
     for (std::size_t i = 0; i < out["nosync"].size(); ++i)
@@ -254,9 +282,17 @@ int main(int argc, char** argv) {
            << out["nosync"][i]["actor_events_per_second"] << ' '
            << out["sync"][i]["baseline_events_per_second"] << ' '
            << out["sync"][i]["actor_events_per_second"] << '\n';
+    json.close();
+    data.close();
+    if (!json || !data)
+      throw std::runtime_error("cannot write " + json_path + " or " + data_path);
+  } catch (const stopped&) {
+    std::fprintf(stderr, "cafes-bench: interrupted by %s, no results written\n",
+                 tools::stop_signal_name());
+    return tools::stopped_exit_code();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return tools::exit_failed;
   }
-  return 0;
+  return tools::exit_ok;
 }

@@ -11,6 +11,7 @@
 #include "cafes/actors/application.hpp"
 #include "cafes/domain/example.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/cli.hpp"
 
 using namespace cafes;
 using example_copy = copy<example::entity>;
@@ -52,10 +53,12 @@ int main(int argc, char** argv) {
   CLI::App cli{"cafes concurrency demo"};
   std::string db_path;
   bool expect_existing = false;
-  cli.add_option("--db", db_path, "RocksDB directory (default: in memory)");
+  cli.add_option("--db", db_path, "RocksDB directory (default: in memory)")
+    ->check(tools::non_empty_path());
   cli.add_flag("--expect-existing", expect_existing,
                "fail unless the entity exists from an earlier run");
-  CLI11_PARSE(cli, argc, argv);
+  if (auto code = tools::parse(cli, argc, argv))
+    return *code;
 
   rocksdb_options options;
   options.in_memory = db_path.empty();
@@ -116,7 +119,7 @@ int main(int argc, char** argv) {
     show("stored", final_state);
     check(final_state.state.foo == "bar3" && final_state.version == start + 2,
           "history has exactly two new events");
-  } catch (const cafes_error& e) {
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }

@@ -6,10 +6,14 @@
 #include "cafes/actors/application.hpp"
 #include "cafes/domain/bank_account.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/cli.hpp"
 
 using namespace cafes;
 
-int main() {
+int main(int argc, char** argv) {
+  CLI::App cli{"quickstart: a conflict and a rejection on a bank account (no options)"};
+  if (auto code = tools::parse(cli, argc, argv)) // any argument: exit 2
+    return *code;
   rocksdb_options options;
   options.in_memory = true; // like sqlite's :memory:; give .path for a directory
   auto store = rocksdb_store::open(options);

@@ -354,8 +354,8 @@ TEST_CASE("a store that fails to write gives a storage failure, and the entity "
   CHECK(accounts.get(account.id).state.balance == 10);
 }
 
-TEST_CASE("a full disk fails commands with a storage failure; the application "
-          "writes again once there is room, and keeps every acknowledged event",
+TEST_CASE("a full disk fails commands with a storage failure, then the application "
+          "writes again once there is room and keeps every acknowledged event",
           "[actors][bad-input]") {
   temp_dir dir;
   rocksdb_options options;
@@ -573,4 +573,32 @@ TEST_CASE("a closing registry refuses new requests and waits for held commands",
   self->wait_for(registry); // ends once its entity actor has ended
   CHECK(*gate->head(id) == 2);
   self->send_exit(storage, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("an application refuses a thread count CAF refuses or that is absurd",
+          "[actors][bad-input]") {
+  auto store = std::make_shared<memory_store>();
+  auto refusal = [&](application_config config) {
+    return failure_of([&] { application app{store, config}; });
+  };
+  application_config threads;
+  threads.scheduler_threads = max_application_threads + 1;
+  auto problem = refusal(threads);
+  CHECK(problem.code == ec::invalid_argument);
+  CHECK_THAT(problem.message, Catch::Contains("scheduler_threads"));
+  // CAF keeps options as int64: it refuses this one, and used to only print.
+  threads.scheduler_threads = SIZE_MAX;
+  CHECK(refusal(threads).code == ec::invalid_argument);
+  application_config shards;
+  shards.storage_shards = max_application_threads + 1;
+  CHECK(refusal(shards).code == ec::invalid_argument);
+  application_config polls;
+  polls.poll_attempts = SIZE_MAX; // only CAF's refusal catches this one
+  problem = refusal(polls);
+  CHECK(problem.code == ec::invalid_argument);
+  CHECK_THAT(problem.message, Catch::Contains("work-stealing"));
+  application_config fine;
+  fine.scheduler_threads = 2;
+  application app{store, fine};
+  CHECK(app.entities<bank::account>().create(bank::open{"ada"}).version == 1);
 }

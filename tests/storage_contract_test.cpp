@@ -66,7 +66,7 @@ TEMPLATE_TEST_CASE("creating an existing entity conflicts", "[storage]", STORES)
   CHECK(again.error().actual_version == 1);
 }
 
-TEMPLATE_TEST_CASE("a multi-event append is atomic; a rejected one writes nothing",
+TEMPLATE_TEST_CASE("a multi-event append is atomic: a rejected one writes nothing",
                    "[storage]", STORES) {
   TestType fixture;
   auto& store = *fixture.store;

@@ -32,7 +32,7 @@ void create_database(const rocksdb_options& options, const entity_id& entity,
 
 } // namespace
 
-TEST_CASE("a disk that refuses writes fails the append; no acknowledged one is lost",
+TEST_CASE("a disk that refuses writes fails the append and loses no acknowledged one",
           "[storage][bad-input]") {
   temp_dir dir;
   rocksdb_options options;

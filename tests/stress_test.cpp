@@ -3,7 +3,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+
 #include "cafes/tools/stress.hpp"
+#include "gated_store.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
@@ -76,4 +80,50 @@ TEST_CASE("stress: durable RocksDB on disk with group commit", "[stress]") {
   auto report = stress::run(std::shared_ptr<event_store>{std::move(*store)}, opts);
   require_verified(report);
   CHECK(report.events == report.acknowledged);
+}
+
+TEST_CASE("stress: a stop ends the run early, and what ran is answered and verified",
+          "[stress]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  std::atomic<bool> stop{false};
+  stress::options opts;
+  opts.entities = 100;
+  opts.clients = 8;
+  opts.commands_per_client = 1'000;
+  opts.in_flight = 2;
+  opts.app.storage_shards = 1;
+  opts.stop = &stop;
+  gate->close_gate();
+  stress::report report;
+  std::thread running{[&] { report = stress::run(gate, opts); }};
+  gate->wait_for_waiting(1); // under way: the store holds a call
+  stop = true;
+  gate->open_gate();
+  running.join();
+  require_verified(report);
+  CHECK(report.interrupted);
+  CHECK(report.unsent > 0);
+  CHECK(report.commands + report.unsent == opts.clients * opts.commands_per_client);
+  CHECK(report.events == report.acknowledged);
+}
+
+TEST_CASE("stress: commands failed by the store are counted by error code with the "
+          "first message",
+          "[stress]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  gate->fail_appends(true); // a full disk from the start
+  stress::options opts;
+  opts.entities = 50;
+  opts.clients = 4;
+  opts.commands_per_client = 25;
+  auto report = stress::run(gate, opts);
+  require_verified(report); // nothing stored, nothing acknowledged
+  CHECK(report.acknowledged == 0);
+  CHECK(report.events == 0);
+  CHECK(report.other_errors == report.commands);
+  REQUIRE(report.errors.size() == 1);
+  const auto& [code, errors] = *report.errors.begin();
+  CHECK(code == ec::storage_failure);
+  CHECK(errors.count == report.commands);
+  CHECK_THAT(errors.first_message, Catch::Contains("disk full"));
 }

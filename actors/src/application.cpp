@@ -15,22 +15,43 @@ std::size_t shard_count(std::size_t configured) {
   return std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
 }
 
+/// Sets CAF option `name` to `value`; throws ec::invalid_argument if CAF
+/// refuses it (CAF itself only prints a line and goes on without it).
+void set_option(caf::actor_system_config& cfg, const char* name, std::size_t value) {
+  cfg.set(name, value);
+  if (caf::get_or(caf::content(cfg), name, value + 1) != value)
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    std::string{"CAF refused "} + name + " = "
+                                      + std::to_string(value))};
+}
+
+/// Throws ec::invalid_argument if `value` is above max_application_threads.
+void check_threads(const char* name, std::size_t value) {
+  if (value > max_application_threads)
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    std::string{name} + " = " + std::to_string(value)
+                                      + " is more than "
+                                      + std::to_string(max_application_threads))};
+}
+
 } // namespace
 
 application::application(std::shared_ptr<event_store> store,
                          application_config config)
   : config_(config), store_(std::move(store)),
     system_config_(std::make_unique<caf::actor_system_config>()) {
+  check_threads("scheduler_threads", config_.scheduler_threads);
+  check_threads("storage_shards", config_.storage_shards);
   auto& cfg = *system_config_;
   cfg.add_message_types<caf::id_block::cafes>();
   add_error_category(cfg);
   // CAF's idle workers poll aggressively by default (100 + 500 attempts);
   // on 2 cores that spinning starves the store threads. 10 + 10 measured
   // ~49k -> ~60k commands/s in cafes-stress (10k entities, 500 clients).
-  cfg.set("work-stealing.aggressive-poll-attempts", config_.poll_attempts);
-  cfg.set("work-stealing.moderate-poll-attempts", config_.poll_attempts);
+  set_option(cfg, "work-stealing.aggressive-poll-attempts", config_.poll_attempts);
+  set_option(cfg, "work-stealing.moderate-poll-attempts", config_.poll_attempts);
   if (config_.scheduler_threads > 0)
-    cfg.set("scheduler.max-threads", config_.scheduler_threads);
+    set_option(cfg, "scheduler.max-threads", config_.scheduler_threads);
   system_ = std::make_unique<caf::actor_system>(cfg);
   delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);

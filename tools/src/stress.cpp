@@ -32,6 +32,10 @@ struct shared_run {
   const options* opts = nullptr;
   std::vector<registry_actor> registries;
   std::vector<double> zipf_cdf;
+  /// True once no client may send a new command.
+  bool stopping() const {
+    return opts->stop != nullptr && opts->stop->load(std::memory_order_relaxed);
+  }
   /// Highest acknowledged version per entity; versions only grow, so one
   /// below it is certainly stale.
   std::unique_ptr<std::atomic<std::uint64_t>[]> acked_version;
@@ -48,6 +52,7 @@ struct shared_run {
   std::vector<std::uint32_t> latencies_us;
   std::vector<std::string> violations;
   report counts;
+  std::map<ec, clock::time_point> first_error_at;
 
   std::uint64_t pick(std::mt19937_64& rng) {
     if (opts->keys == key_distribution::sequential)
@@ -74,6 +79,7 @@ struct client_state {
   std::vector<std::uint32_t> latencies_us;
   std::vector<std::string> violations;
   report counts;
+  std::map<ec, clock::time_point> first_error_at; // when counts.errors[code] began
 };
 
 using client_pointer = caf::stateful_actor<client_state>*;
@@ -98,6 +104,17 @@ void finish(client_pointer self) {
     run.counts.stale_sent += st.counts.stale_sent;
     run.counts.rejections += st.counts.rejections;
     run.counts.other_errors += st.counts.other_errors;
+    for (const auto& [code, errors] : st.counts.errors) {
+      auto& merged = run.counts.errors[code];
+      auto at = st.first_error_at[code];
+      auto [first, fresh] = run.first_error_at.try_emplace(code, at);
+      if (fresh || at < first->second) {
+        first->second = at;
+        merged.first_message = errors.first_message;
+      }
+      merged.count += errors.count;
+    }
+    run.counts.unsent += st.remaining;
     --run.clients_left;
   }
   run.finished.notify_all();
@@ -114,7 +131,7 @@ void on_answer(client_pointer self, clock::time_point start) {
   ++st.counts.commands;
   st.run->answered.fetch_add(1, std::memory_order_relaxed);
   --st.outstanding;
-  if (st.remaining > 0)
+  if (st.remaining > 0 && !st.run->stopping())
     send_next(self);
   else if (st.outstanding == 0)
     finish(self);
@@ -173,6 +190,11 @@ void send_next(client_pointer self) {
           st.refused.push_back(command_id);
         } else {
           ++st.counts.other_errors;
+          auto& errors = st.counts.errors[problem.code];
+          if (errors.count++ == 0) {
+            errors.first_message = problem.message;
+            st.first_error_at[problem.code] = clock::now();
+          }
           st.unknown_outcome.push_back(command_id);
         }
         if (stale && problem.code != ec::conflict)
@@ -188,7 +210,7 @@ caf::behavior client(client_pointer self, shared_run* run, std::uint64_t seed) {
   st.rng.seed(seed);
   st.remaining = run->opts->commands_per_client;
   auto window = std::max<std::uint64_t>(run->opts->in_flight, 1);
-  for (std::uint64_t i = 0; i < window && st.remaining > 0; ++i)
+  for (std::uint64_t i = 0; i < window && st.remaining > 0 && !run->stopping(); ++i)
     send_next(self);
   if (st.outstanding == 0)
     finish(self);
@@ -210,6 +232,14 @@ std::string with_commas(std::uint64_t value) {
 void print_progress(const options& opts, std::uint64_t done, double seconds,
                     std::uint64_t conflicts, std::uint64_t resident) {
   auto total = opts.clients * opts.commands_per_client;
+  auto rate = with_commas(seconds > 0 ? static_cast<std::uint64_t>(done / seconds) : 0);
+  if (opts.progress == progress_display::lines) {
+    std::fprintf(stderr, "progress: %s of %s commands answered, %s/s, conflicts %s, "
+                         "resident %s\n",
+                 with_commas(done).c_str(), with_commas(total).c_str(), rate.c_str(),
+                 with_commas(conflicts).c_str(), with_commas(resident).c_str());
+    return;
+  }
   auto fraction = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);
   constexpr int width = 30;
   auto filled = static_cast<int>(fraction * width);
@@ -217,9 +247,8 @@ void print_progress(const options& opts, std::uint64_t done, double seconds,
   bar.resize(width, '.');
   std::fprintf(stderr, "\r[%s] %3.0f%% %s/%s cmds  %s/s  conflicts %s  resident %s   ",
                bar.c_str(), fraction * 100, with_commas(done).c_str(),
-               with_commas(total).c_str(),
-               with_commas(seconds > 0 ? static_cast<std::uint64_t>(done / seconds) : 0).c_str(),
-               with_commas(conflicts).c_str(), with_commas(resident).c_str());
+               with_commas(total).c_str(), rate.c_str(), with_commas(conflicts).c_str(),
+               with_commas(resident).c_str());
 }
 
 double percentile(std::vector<std::uint32_t>& sorted, double q) {
@@ -372,7 +401,9 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
     for (std::uint64_t i = 0; i < opts.clients; ++i)
       clients.push_back(app.system().spawn(client, &run, opts.seed * 1'000'003 + i));
     std::uint64_t resident = 0;
-    auto last_sample = clock::time_point{};
+    auto last_sample = clock::now();
+    const auto every = opts.progress == progress_display::lines ? std::chrono::seconds{1}
+                                                                 : std::chrono::milliseconds{250};
     for (;;) {
       {
         std::unique_lock lock{run.mutex};
@@ -380,7 +411,7 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
                                   [&] { return run.clients_left == 0; }))
           break;
       }
-      if (opts.progress && clock::now() - last_sample > std::chrono::milliseconds{250}) {
+      if (opts.progress != progress_display::none && clock::now() - last_sample >= every) {
         last_sample = clock::now();
         resident = app.stats().resident;
         std::chrono::duration<double> elapsed = clock::now() - start;
@@ -391,7 +422,8 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
     std::chrono::duration<double> elapsed = clock::now() - start;
     out.seconds = elapsed.count();
     auto stats = app.stats();
-    if (opts.progress) {
+    out.interrupted = run.stopping();
+    if (opts.progress == progress_display::bar) {
       print_progress(opts, run.answered.load(), out.seconds, run.conflicts.load(),
                      stats.resident);
       std::fputc('\n', stderr);
@@ -410,6 +442,8 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
   out.stale_sent = counts.stale_sent;
   out.rejections = counts.rejections;
   out.other_errors = counts.other_errors;
+  out.errors = counts.errors;
+  out.unsent = counts.unsent;
   out.commands_per_second = out.seconds > 0 ? out.commands / out.seconds : 0;
   out.events_per_second = out.seconds > 0 ? out.acknowledged / out.seconds : 0;
   std::sort(run.latencies_us.begin(), run.latencies_us.end());

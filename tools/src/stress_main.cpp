@@ -1,6 +1,10 @@
 // cafes-stress: many client actors, many entities; verifies the store at the
 // end and reports throughput, conflicts, latency and memory. Exit codes:
-// 0 verified, 1 an invariant broke, 2 bad usage, 3 the store could not open.
+// 0 verified and every command answered with success, a conflict or a
+// rejection; 1 an invariant broke, or commands failed with other errors
+// (storage failures, timeouts; unless --allow-errors); 2 bad usage; 3 the
+// store could not open; 130 / 143 stopped by SIGINT / SIGTERM (after
+// closing, verifying and reporting what ran).
 
 #include <cstdio>
 #include <fstream>
@@ -12,62 +16,100 @@
 
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes/tools/cli.hpp"
+#include "cafes/tools/stop.hpp"
 #include "cafes/tools/stress.hpp"
 
 using namespace cafes;
 
-int main(int argc, char** argv) {
+namespace {
+
+// Upper bounds of the options (--help shows them): far above what this tool
+// was measured with, below what would exhaust memory or threads.
+constexpr std::uint64_t max_entities = 10'000'000;    // 16 bytes each while running
+constexpr std::uint64_t max_clients = 100'000;        // one actor each
+constexpr std::uint64_t max_commands = 100'000'000;   // in all: ~50 bytes each kept
+constexpr std::uint64_t max_in_flight = 10'000;
+constexpr std::uint64_t max_shards = max_application_threads;
+constexpr std::uint64_t max_milliseconds = 86'400'000; // one day
+
+int run(int argc, char** argv) {
   CLI::App cli{"cafes-stress: drive many entity actors and verify every event"};
   stress::options opts;
   std::string store_kind = "rocksdb";
   std::string db_path;
   bool sync = false;
+  bool allow_errors = false;
   std::string json_path;
+  std::string keys = "uniform";
+  const std::map<std::string, stress::key_distribution> key_names{
+    {"uniform", stress::key_distribution::uniform},
+    {"zipf", stress::key_distribution::zipf},
+    {"sequential", stress::key_distribution::sequential}};
   std::int64_t idle_ms = 0;
   std::int64_t timeout_ms = 60'000;
-  cli.add_option("--entities", opts.entities, "distinct entities")->capture_default_str();
-  cli.add_option("--clients", opts.clients, "concurrent client actors")->capture_default_str();
+  std::string progress = "auto";
+  cli.add_option("--entities", opts.entities, "distinct entities")
+    ->check(tools::whole_number(1, max_entities))->capture_default_str();
+  cli.add_option("--clients", opts.clients, "concurrent client actors")
+    ->check(tools::whole_number(1, max_clients))->capture_default_str();
   cli.add_option("--commands", opts.commands_per_client, "commands per client")
-    ->capture_default_str();
+    ->check(tools::whole_number(0, max_commands))->capture_default_str();
   cli.add_option("--in-flight", opts.in_flight, "outstanding commands per client")
-    ->capture_default_str();
-  cli.add_option("--keys", opts.keys, "key distribution: uniform, zipf or sequential")
-    ->transform(CLI::CheckedTransformer(
-      std::map<std::string, stress::key_distribution>{
-        {"uniform", stress::key_distribution::uniform},
-        {"zipf", stress::key_distribution::zipf},
-        {"sequential", stress::key_distribution::sequential}},
-      CLI::ignore_case).description(""))
-    ->option_text("uniform|zipf|sequential [uniform]");
+    ->check(tools::whole_number(1, max_in_flight))->capture_default_str();
+  cli.add_option("--keys", keys, "key distribution")
+    ->check(CLI::IsMember(key_names, CLI::ignore_case))->capture_default_str();
   cli.add_option("--zipf-exponent", opts.zipf_exponent, "skew of --keys zipf")
-    ->capture_default_str();
+    ->check(tools::real_number(0, 10))->capture_default_str();
   cli.add_option("--stale", opts.stale_fraction,
                  "fraction of commands sent with a stale expected version")
-    ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+    ->check(tools::real_number(0, 1))->capture_default_str();
   cli.add_option("--store", store_kind, "memory or rocksdb")
     ->check(CLI::IsMember({"memory", "rocksdb"}))->capture_default_str();
-  cli.add_option("--db", db_path, "RocksDB directory (default: RocksDB in memory)");
+  cli.add_option("--db", db_path, "RocksDB directory (default: RocksDB in memory)")
+    ->check(tools::non_empty_path());
   cli.add_flag("--sync", sync, "sync the WAL before acknowledging (durable)");
   cli.add_option("--idle-ms", idle_ms, "passivate entity actors idle this long; 0 = never")
-    ->check(CLI::NonNegativeNumber)->capture_default_str();
+    ->check(tools::whole_number(0, max_milliseconds))->capture_default_str();
   cli.add_option("--timeout-ms", timeout_ms, "answer timeout per command; 0 = none")
-    ->check(CLI::NonNegativeNumber)->capture_default_str();
+    ->check(tools::whole_number(0, max_milliseconds))->capture_default_str();
   cli.add_option("--registry-shards", opts.app.registry_shards, "registries per aggregate; 0 = one per core")
-    ->capture_default_str();
+    ->check(tools::whole_number(0, max_shards))->capture_default_str();
   cli.add_option("--storage-shards", opts.app.storage_shards, "storage actors; 0 = one per core")
-    ->capture_default_str();
+    ->check(tools::whole_number(0, max_shards))->capture_default_str();
   cli.add_option("--threads", opts.app.scheduler_threads, "CAF scheduler threads; 0 = cores")
-    ->capture_default_str();
-  cli.add_option("--seed", opts.seed)->capture_default_str();
-  cli.add_option("--json", json_path, "also write the report as JSON to this file");
-  CLI11_PARSE(cli, argc, argv);
-  if (opts.entities == 0 || opts.clients == 0) {
-    std::fprintf(stderr, "error: --entities and --clients must be positive\n");
-    return 2;
-  }
+    ->check(tools::whole_number(0, max_application_threads))->capture_default_str();
+  cli.add_option("--seed", opts.seed)
+    ->check(tools::whole_number(0, UINT64_MAX))->capture_default_str();
+  cli.add_option("--json", json_path, "also write the report as JSON to this file")
+    ->check(tools::writable_file());
+  cli.add_flag("--allow-errors", allow_errors,
+               "exit 0 even if commands failed with errors other than conflicts and "
+               "rejections (storage failures, timeouts)");
+  cli.add_option("--progress", progress,
+                 "on stderr: auto (a bar on a terminal, else none), bar, lines (one a "
+                 "second) or none")
+    ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))->capture_default_str();
+  if (auto code = tools::parse(cli, argc, argv))
+    return *code;
+  if (store_kind == "memory" && (cli.count("--db") > 0 || sync))
+    return tools::usage_error("--db and --sync need --store rocksdb");
+  if (opts.commands_per_client > max_commands / opts.clients)
+    return tools::usage_error("--clients x --commands is more than "
+                              + std::to_string(max_commands) + " commands");
+  opts.keys = key_names.at(CLI::detail::to_lower(keys));
   opts.app.idle_timeout = std::chrono::milliseconds{idle_ms};
   opts.command_timeout = std::chrono::milliseconds{timeout_ms};
-  opts.progress = ::isatty(STDERR_FILENO) == 1;
+  if (progress == "auto")
+    progress = ::isatty(STDERR_FILENO) == 1 ? "bar" : "none";
+  opts.progress = progress == "bar"     ? stress::progress_display::bar
+                  : progress == "lines" ? stress::progress_display::lines
+                                        : stress::progress_display::none;
+  // From here on SIGINT and SIGTERM stop the run, which still reports, and a
+  // write past a file size limit is a storage failure, not the end.
+  tools::install_stop_handlers();
+  tools::ignore_file_size_signal();
+  opts.stop = &tools::stop_requested();
 
   std::shared_ptr<event_store> store;
   if (store_kind == "memory") {
@@ -80,7 +122,7 @@ int main(int argc, char** argv) {
     auto opened = rocksdb_store::open(options);
     if (!opened) {
       std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
-      return 3;
+      return tools::exit_unavailable;
     }
     store = std::move(*opened);
   }
@@ -94,11 +136,18 @@ int main(int argc, char** argv) {
   row("entities", double(opts.entities), "");
   row("clients", double(opts.clients), "");
   row("commands answered", double(r.commands), "");
+  bool interrupted = r.interrupted || tools::stop_requested();
+  if (interrupted)
+    std::printf("%-26s %14s  by %s; %llu commands not sent\n", "interrupted", "yes",
+                tools::stop_signal_name(), static_cast<unsigned long long>(r.unsent));
   row("acknowledged", double(r.acknowledged), "");
   row("conflicts", double(r.conflicts), "");
   row("  of which sent stale", double(r.stale_sent), "");
   row("rejections", double(r.rejections), "");
   row("other errors", double(r.other_errors), "");
+  for (const auto& [code, errors] : r.errors)
+    std::printf("  %-24s %14llu  first: %s\n", std::string{to_string(code)}.c_str(),
+                static_cast<unsigned long long>(errors.count), errors.first_message.c_str());
   row("events stored", double(r.events), "");
   std::printf("%-26s %14.3f s\n", "time", r.seconds);
   row("commands/s", r.commands_per_second, "");
@@ -118,6 +167,10 @@ int main(int argc, char** argv) {
     std::printf("  violation: %s\n", v.c_str());
 
   if (!json_path.empty()) {
+    auto errors_json = nlohmann::json::object();
+    for (const auto& [code, errors] : r.errors)
+      errors_json[std::string{to_string(code)}] = {{"count", errors.count},
+                                                   {"first_message", errors.first_message}};
     nlohmann::json j = {
       {"store", store_kind}, {"sync", sync}, {"entities", opts.entities},
       {"clients", opts.clients}, {"commands_per_client", opts.commands_per_client},
@@ -125,6 +178,7 @@ int main(int argc, char** argv) {
       {"commands", r.commands}, {"acknowledged", r.acknowledged},
       {"conflicts", r.conflicts}, {"stale_sent", r.stale_sent},
       {"rejections", r.rejections}, {"other_errors", r.other_errors},
+      {"errors", errors_json}, {"allow_errors", allow_errors},
       {"events", r.events}, {"seconds", r.seconds},
       {"commands_per_second", r.commands_per_second},
       {"events_per_second", r.events_per_second},
@@ -133,14 +187,47 @@ int main(int argc, char** argv) {
       {"peak_resident_actors", r.peak_resident}, {"spawned", r.spawned},
       {"passivated", r.passivated}, {"peak_rss_bytes", r.peak_rss_bytes},
       {"close_seconds", r.close_seconds}, {"verify_seconds", r.verify_seconds},
-      {"verified", r.verified}, {"violations", r.violations}};
-    std::ofstream{json_path} << j.dump(2) << '\n';
+      {"verified", r.verified}, {"violations", r.violations},
+      {"interrupted", interrupted}, {"signal", tools::stop_signal_name()},
+      {"unsent", r.unsent}};
+    std::ofstream file{json_path};
+    file << j.dump(2) << '\n';
+    file.close();
+    if (!file) {
+      std::fprintf(stderr, "error: cannot write %s\n", json_path.c_str());
+      return tools::exit_failed;
+    }
   }
   // The one line on stderr when it is not a terminal.
-  std::fprintf(stderr, "cafes-stress: %s commands, %.0f/s, %s\n",
+  std::string failed;
+  for (const auto& [code, errors] : r.errors)
+    failed += (failed.empty() ? ", " : " + ") + std::to_string(errors.count) + " "
+              + std::string{to_string(code)};
+  std::fprintf(stderr, "cafes-stress: %s commands, %.0f/s, %s%s%s%s%s\n",
                std::to_string(r.commands).c_str(), r.commands_per_second,
                !r.verified ? "not verified"
                : r.violations.empty() ? "verified"
-                                      : "VERIFICATION FAILED");
-  return r.violations.empty() ? 0 : 1;
+                                      : "VERIFICATION FAILED",
+               failed.c_str(), failed.empty() ? "" : " (commands FAILED)",
+               interrupted ? ", interrupted by " : "", tools::stop_signal_name());
+  if (!r.violations.empty())
+    return tools::exit_failed;
+  if (interrupted)
+    return tools::stopped_exit_code();
+  return r.other_errors > 0 && !allow_errors ? tools::exit_failed : tools::exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const cafes_error& e) {
+    if (e.code() == ec::invalid_argument)
+      return tools::usage_error(e.what());
+    std::fprintf(stderr, "error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+  }
+  return tools::exit_failed;
 }

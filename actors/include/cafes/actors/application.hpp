@@ -23,8 +23,12 @@
 
 namespace cafes {
 
+/// Most scheduler threads, and most storage shards (a thread each), an
+/// application accepts: 256.
+inline constexpr std::size_t max_application_threads = 256;
+
 struct application_config {
-  /// CAF scheduler threads: 0 = one per core.
+  /// CAF scheduler threads: 0 = one per core; at most max_application_threads.
   std::size_t scheduler_threads = 0;
   /// Registries per aggregate, sharded by entity id: 0 = one per core.
   std::size_t registry_shards = 0;
@@ -57,7 +61,10 @@ class repository;
 class application {
 public:
   /// Starts an application over `store` (shared: several applications may use
-  /// one store, each with its own entity actors).
+  /// one store, each with its own entity actors). Throws cafes_error with
+  /// ec::invalid_argument when `config` asks for more than
+  /// max_application_threads scheduler threads or storage shards, or CAF
+  /// refuses one of its settings.
   explicit application(std::shared_ptr<event_store> store,
                        application_config config = {});
 

@@ -3,8 +3,10 @@
 // registry to entity actors, then the store is read back and every invariant
 // verified. Used by cafes-stress, the benchmark and the CTest stress runs.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +21,13 @@ enum class key_distribution {
   sequential, ///< command i goes to entity i mod entities: each exactly once per lap
 };
 
+/// How a run shows its progress while it goes.
+enum class progress_display {
+  none,  ///< nothing
+  bar,   ///< a bar on stderr, redrawn in place (for a terminal)
+  lines, ///< a line "progress: ..." on stderr each second (for logs, pipes)
+};
+
 struct options {
   std::uint64_t entities = 10'000;           ///< distinct entity ids
   std::uint64_t clients = 50;                ///< concurrent client actors
@@ -28,21 +37,34 @@ struct options {
   double zipf_exponent = 0.99;               ///< for key_distribution::zipf
   double stale_fraction = 0.0;               ///< share sent with a stale version
   std::uint64_t seed = 1;                    ///< picks keys, amounts, staleness
-  bool progress = false;                     ///< live progress line on stderr
+  progress_display progress = progress_display::none;
   bool verify = true;                        ///< read the store back at the end
   /// How long a client waits for each answer: 60 s; 0 = no limit (and no
   /// timer per command: CAF's clock costs ~9% of CPU at full load).
   std::chrono::milliseconds command_timeout{60'000};
   application_config app;                    ///< shards, idle timeout, timeouts
+  /// Not owned; null = never stop early. Once it reads true, clients send no
+  /// new command: the run waits for the answers in flight, closes, verifies
+  /// what ran and reports `interrupted`. A signal handler may set it.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+/// Commands answered with one error code.
+struct error_count {
+  std::uint64_t count = 0;
+  std::string first_message; ///< the message of the earliest such answer
 };
 
 struct report {
   std::uint64_t commands = 0;       ///< commands answered
+  std::uint64_t unsent = 0;         ///< commands not sent because of options.stop
   std::uint64_t acknowledged = 0;   ///< answered with a new version
   std::uint64_t conflicts = 0;      ///< answered ec::conflict
   std::uint64_t stale_sent = 0;     ///< sent with a known-stale version
   std::uint64_t rejections = 0;     ///< answered ec::rejected
-  std::uint64_t other_errors = 0;   ///< timeouts and storage failures
+  std::uint64_t other_errors = 0;   ///< answered with any other error
+  /// other_errors by code (name it with to_string(ec)): how many and why.
+  std::map<ec, error_count> errors;
   std::uint64_t events = 0;         ///< events in the store at the end
   double seconds = 0;               ///< from the first command to the last answer
   double commands_per_second = 0;
@@ -57,6 +79,7 @@ struct report {
   double close_seconds = 0;         ///< stopping every actor after the run
   double verify_seconds = 0;        ///< reading the store back
   bool verified = false;            ///< the read-back ran
+  bool interrupted = false;         ///< options.stop was set before the clients finished
   std::vector<std::string> violations; ///< every broken invariant (empty = ok)
 };
 
