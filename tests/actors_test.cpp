@@ -396,7 +396,7 @@ TEST_CASE("a full disk fails commands with a storage failure, then the applicati
   CHECK(after.version == static_cast<std::uint64_t>(acknowledged) + 1);
 }
 
-TEST_CASE("a failed sync reaches the caller as an unknown outcome; the entity actor "
+TEST_CASE("a failed sync reaches the caller as an unknown outcome, and the entity actor "
           "then follows the store",
           "[actors][bad-input]") {
   temp_dir dir;

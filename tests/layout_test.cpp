@@ -47,7 +47,7 @@ TEST_CASE("parse_key refuses anything that is not a whole key", "[storage][bad-i
   CHECK_FALSE(parse_key(unknown));
 }
 
-TEST_CASE("an event value round-trips; a damaged one is a decode failure",
+TEST_CASE("an event value round-trips, and a damaged one is a decode failure",
           "[storage][bad-input]") {
   event_record record;
   record.entity = uuid::random();
