@@ -45,7 +45,8 @@ struct application_config {
   /// (see entity_options::storage_timeout).
   std::chrono::milliseconds storage_timeout{0};
   /// Polling attempts of an idle CAF worker before it backs off (CAF's
-  /// work-stealing aggressive and moderate attempts): 10.
+  /// work-stealing aggressive attempts; the moderate phase, which sleeps
+  /// without being woken, is off): 10.
   std::size_t poll_attempts = 10;
   /// Entity actors idle this long stop (and respawn from the store on the
   /// next command): 0 = never.
