@@ -173,3 +173,13 @@ TEST_CASE("erased aggregate adapts decide, evolve and the codec", "[domain]") {
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.error().code == ec::invalid_argument);
 }
+
+TEST_CASE("erased aggregate lists its stored event type names", "[domain]") {
+  CHECK(erase<bank::account>()->event_types()
+        == std::vector<std::string_view>{"bank.opened", "bank.deposited",
+                                         "bank.withdrawn", "bank.closed"});
+  CHECK(erase<example::entity>()->event_types()
+        == std::vector<std::string_view>{"example.created",
+                                         "example.attribute_changed",
+                                         "example.discarded"});
+}
