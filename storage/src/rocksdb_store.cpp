@@ -634,4 +634,37 @@ rocksdb_store::list_entities(std::optional<entity_id> after, std::size_t limit) 
   return out;
 }
 
+result<std::uint64_t> rocksdb_store::scan(
+  const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  rocksdb::ManagedSnapshot snapshot{*db};
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.total_order_seek = true; // across entity prefixes
+  read_options.fill_cache = false;      // one pass over everything
+  std::unique_ptr<rocksdb::Iterator> it{(*db)->NewIterator(read_options)};
+  std::uint64_t visited = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++visited;
+    if (!visit(it->key().ToStringView(), it->value().ToStringView()))
+      return visited;
+  }
+  if (!it->status().ok())
+    return translate(it->status(), "scan of the database at '" + impl_->path
+                                     + "' after " + std::to_string(visited) + " keys");
+  return visited;
+}
+
+std::uint64_t rocksdb_store::estimated_keys() {
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  std::uint64_t keys = 0;
+  if (!db || !(*db)->GetIntProperty("rocksdb.estimate-num-keys", &keys))
+    return 0;
+  return keys;
+}
+
 } // namespace cafes
