@@ -14,11 +14,13 @@
 #include <rocksdb/perf_level.h>
 
 #include "cafes/storage/rocksdb_layout.hpp"
+#include "sample_database.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
 using namespace cafes::testing;
 namespace fs = std::filesystem;
+using sample::open_raw;
 
 namespace {
 
@@ -44,18 +46,6 @@ std::vector<fs::path> files_ending(const std::string& directory, const std::stri
       out.push_back(entry.path());
   std::sort(out.begin(), out.end());
   return out;
-}
-
-/// Opens `path` with plain RocksDB, as another program (or a damaging
-/// hand) would.
-std::unique_ptr<rocksdb::DB> open_raw(const std::string& path, bool create = false) {
-  rocksdb::Options options;
-  options.create_if_missing = create;
-  rocksdb::DB* db = nullptr;
-  auto status = rocksdb::DB::Open(options, path, &db);
-  INFO(status.ToString());
-  REQUIRE(status.ok());
-  return std::unique_ptr<rocksdb::DB>{db};
 }
 
 /// Appends `count` single-event appends to `entity` (synced: each is its
