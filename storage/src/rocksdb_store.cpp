@@ -454,6 +454,23 @@ rocksdb_store::open(const rocksdb_options& options) {
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   state->txn_db_options.transaction_lock_timeout = options.lock_timeout.count();
+  if (options.recover_to_last_intact && !options.read_only && !create) {
+    // A TransactionDB (allow_2pc) keeps every write-ahead log a prepared
+    // transaction might be in: after its point-in-time recovery the damaged
+    // log stays, and the next normal open refuses the database again. A
+    // plain DB recovers, flushes what it kept and deletes the damaged log.
+    rocksdb::DB* raw = nullptr;
+    auto status = rocksdb::DB::Open(db_options, path, &raw);
+    std::unique_ptr<rocksdb::DB> plain{raw};
+    if (status.ok())
+      status = plain->Close();
+    if (status.IsCorruption())
+      return failure::make(ec::storage_unavailable, damaged_message(path, status));
+    if (!status.ok())
+      return failure::make(ec::storage_unavailable,
+                           "cannot open database at '" + path
+                             + "': " + status.ToString());
+  }
   auto status = state->open_db();
   if (status.IsCorruption())
     return failure::make(ec::storage_unavailable, damaged_message(path, status));

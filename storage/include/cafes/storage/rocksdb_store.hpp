@@ -44,7 +44,8 @@ struct rocksdb_options {
   /// A write-ahead log damaged before its end makes open fail (default),
   /// because the acknowledged events after the damage would be lost. Set,
   /// the database opens at the last intact record and drops everything
-  /// after it (an operator's decision: `cafes-admin recover`). A torn last
+  /// after it (an operator's decision: `cafes-admin recover`); the damaged
+  /// log is deleted, so later normal opens succeed. A torn last
   /// record, which a crash leaves, is dropped either way: it was never
   /// acknowledged.
   bool recover_to_last_intact = false;
