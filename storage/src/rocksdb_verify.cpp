@@ -79,7 +79,8 @@ public:
     auto parsed = layout::parse_key(key);
     if (!parsed)
       problem(std::string{key}, std::nullopt, 0,
-              "not a key cafes writes (" + std::to_string(key.size()) + " bytes)");
+              "not a key cafes writes (" + std::to_string(key.size())
+                + (key.size() == 1 ? " byte)" : " bytes)"));
     else if (parsed->kind == layout::key_kind::event)
       event(key, parsed->entity, parsed->version, value);
     else
