@@ -5,6 +5,8 @@
 // `sample_database` program that the cafes-admin CTest entries run; no Catch2
 // here: failures throw std::runtime_error.
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -172,6 +174,46 @@ inline void write_damage(const std::string& path, const std::string& name) {
   } else {
     throw std::invalid_argument("unknown damage '" + name + "'");
   }
+}
+
+/// Leaves at `path` what a crash leaves of the sample database with `extra`
+/// more tally events (each its own synced append, so each its own log
+/// record), then breaks one byte in the middle of its write-ahead log: a log
+/// damaged before its end, which a normal open refuses. `path` must not
+/// exist; `path + ".writing"` is used and removed.
+inline void write_damaged_wal(const std::string& path, std::uint64_t extra = 200) {
+  namespace fs = std::filesystem;
+  const auto writing = path + ".writing";
+  fs::remove_all(writing);
+  {
+    rocksdb_options options;
+    options.path = writing;
+    auto store = rocksdb_store::open(options);
+    if (!store)
+      throw std::runtime_error(to_string(store.error()));
+    write(**store);
+    for (std::uint64_t i = 0; i < extra; ++i) {
+      auto event = record(cafes::tally::counter::event{cafes::tally::added{uuid::random(), 1}});
+      if (auto appended = (*store)->append({tally, 2 + i, {event}}); !appended)
+        throw std::runtime_error(to_string(appended.error()));
+    }
+    fs::copy(writing, path, fs::copy_options::recursive); // while still open
+  }
+  fs::remove_all(writing);
+  std::vector<fs::path> logs;
+  for (const auto& entry : fs::directory_iterator{path})
+    if (entry.path().extension() == ".log")
+      logs.push_back(entry.path());
+  if (logs.size() != 1)
+    throw std::runtime_error("expected one write-ahead log in '" + path + "', found "
+                             + std::to_string(logs.size()));
+  std::fstream file{logs.front(), std::ios::in | std::ios::out | std::ios::binary};
+  auto middle = static_cast<std::streamoff>(fs::file_size(logs.front()) / 2);
+  file.seekg(middle);
+  char byte = 0;
+  file.get(byte);
+  file.seekp(middle);
+  file.put(static_cast<char>(byte ^ 0x5A));
 }
 
 } // namespace cafes::testing::sample
