@@ -180,8 +180,8 @@ int run_export(rocksdb_store& store, const std::string& out_path) {
   admin::progress_line line{stderr_is_terminal()};
   auto exported = admin::export_store(store, out, [&](const admin::export_report& at) {
     line.update([&] {
-      return "export: " + with_commas(at.entities) + " entities, "
-             + with_commas(at.events) + " events";
+      return "export: " + counted(at.entities, "entity", "entities") + ", "
+             + counted(at.events, "event", "events");
     });
   });
   line.finish();

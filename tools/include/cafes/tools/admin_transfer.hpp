@@ -74,8 +74,10 @@ struct import_report {
 
 /// Appends every line of `in` (an export) to `store`, each event at its
 /// entity's next version (conditional appends, group-committed). Blank lines
-/// are skipped. Afterwards the store is read back: its entities and events
-/// must be exactly those imported. Errors, in `error`:
+/// are skipped. `store` must have no other writer meanwhile (a RocksDB
+/// store's lock sees to that across processes). Afterwards every imported
+/// entity's head is read back and must be the version its appends returned;
+/// the counts come from that read-back. Errors, in `error`:
 /// - `ec::invalid_argument`: `store` already holds an entity; nothing is
 ///   imported.
 /// - `ec::decode_failure`, message starting "line N:": a line that does not
@@ -83,7 +85,7 @@ struct import_report {
 ///   off in the middle of an entity still imports whole prefixes). Every line
 ///   before it is stored.
 /// - what `append_batch` gives (naming the entity and line), or a read-back
-///   that disagrees (`ec::storage_failure`).
+///   that disagrees (`ec::storage_failure`, naming the entity).
 import_report import_store(event_store& store, std::istream& in,
                            const import_options& options = {});
 
