@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
         throw std::runtime_error("'" + db + "' exists and is not a cafes database");
       fs::remove_all(db);
     }
+    if (auto parent = fs::path{db}.parent_path(); !parent.empty())
+      fs::create_directories(parent);
     if (damaged_wal) {
       testing::sample::write_damaged_wal(db);
       return 0;
