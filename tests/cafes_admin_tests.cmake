@@ -175,23 +175,23 @@ add_admin_test(verify.concurrency_demo REQUIRES demo_db_first
   OUTPUT "1 entity, [0-9]+ events.*verify: no problems"
   COMMAND verify --db ${CMAKE_BINARY_DIR}/examples/demo-test-db)
 
-# -- a database of 1,500 entities written by cafes-stress: more than one page
-# of list_entities (1,024) for entities, export and import --------------------
+# -- a database of 20,000 entities written by cafes-stress: more than one page
+# of list_entities (admin::list_page, 16,384) for entities, export and import -
 add_admin_test(stress_db SETUP admin_stress_db REMOVE ${admin_dir}/stress
   OUTPUT "verification +passed"
-  COMMAND cafes-stress --db ${admin_dir}/stress --entities 1500 --clients 10
-          --commands 200 --keys sequential)
+  COMMAND cafes-stress --db ${admin_dir}/stress --entities 20000 --clients 10
+          --commands 2500 --keys sequential)
 add_admin_test(verify.stress_db REQUIRES admin_stress_db
-  OUTPUT "1,500 entities, [0-9,]+ events.*verify: no problems"
+  OUTPUT "20,000 entities, [0-9,]+ events.*verify: no problems"
   COMMAND verify --db ${admin_dir}/stress)
-add_admin_test(entities.stress_db REQUIRES admin_stress_db LINES 1500
+add_admin_test(entities.stress_db REQUIRES admin_stress_db LINES 20000
   COMMAND entities --db ${admin_dir}/stress)
 add_admin_test(export.stress_db REQUIRES admin_stress_db SETUP admin_stress_export
-  OUTPUT "^exported 1,500 entities, "
+  OUTPUT "^exported 20,000 entities, "
   COMMAND export --db ${admin_dir}/stress --out ${admin_dir}/stress-first.jsonl)
 add_admin_test(import.stress_db REQUIRES admin_stress_export SETUP admin_stress_import
   REMOVE ${admin_dir}/stress-imported
-  OUTPUT "^imported 1,500 entities, "
+  OUTPUT "^imported 20,000 entities, "
   COMMAND import --db ${admin_dir}/stress-imported --in ${admin_dir}/stress-first.jsonl)
 add_admin_test(export.again.stress_db REQUIRES admin_stress_import
   SETUP admin_stress_export_again

@@ -127,7 +127,7 @@ int run_stats(rocksdb_store& store) {
 
 int run_entities(rocksdb_store& store) {
   std::optional<entity_id> after;
-  constexpr std::size_t page = 1'024;
+  constexpr std::size_t page = admin::list_page;
   for (;;) {
     auto entities = store.list_entities(after, page);
     if (!entities)

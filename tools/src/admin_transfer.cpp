@@ -166,7 +166,7 @@ export_store(event_store& store, std::ostream& out,
              const std::function<void(const export_report&)>& progress) {
   export_report report;
   std::optional<entity_id> after;
-  constexpr std::size_t page = 1'024;
+  constexpr std::size_t page = list_page;
   for (;;) {
     auto entities = store.list_entities(after, page);
     if (!entities)

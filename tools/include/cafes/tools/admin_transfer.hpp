@@ -22,6 +22,12 @@
 
 namespace cafes::admin {
 
+/// Entity ids asked for per `list_entities` call when a tool walks every
+/// entity: 16,384. Large, because on a RocksDB store each call copies the
+/// hashed memtable into one sorted list (cheap after a clean close, costly
+/// after a replayed write-ahead log).
+inline constexpr std::size_t list_page = 16'384;
+
 /// Returns `bytes` in standard base64 (with padding).
 std::string to_base64(const std::vector<std::uint8_t>& bytes);
 
