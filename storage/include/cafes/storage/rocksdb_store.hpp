@@ -100,7 +100,8 @@ public:
   /// Calls `visit(key, value)` for every key of the database once, in
   /// bytewise key order, over one snapshot: keys cafes did not write too
   /// (take them apart with `rocksdb_layout::parse_key`). The views are valid
-  /// only during the call; `visit` returns false to stop early. For tools
+  /// only during the call; `visit` returns false to stop early and must not
+  /// call this store (the scan holds its lock throughout). For tools
   /// (`cafes-admin`); an application never needs it. Returns the number of
   /// keys visited.
   /// Errors (the keys before the failure have been visited):
