@@ -199,3 +199,13 @@ TEST_CASE("tally: an addition that would overflow the total is rejected", "[doma
   CHECK(counter::decide(state, tally::add{uuid::random(), most - 5}).ok());
   CHECK(counter::evolve(state, tally::added{uuid::random(), most}).total == most);
 }
+
+TEST_CASE("erased aggregate lists its stored event type names", "[domain]") {
+  CHECK(erase<bank::account>()->event_types()
+        == std::vector<std::string_view>{"bank.opened", "bank.deposited",
+                                         "bank.withdrawn", "bank.closed"});
+  CHECK(erase<example::entity>()->event_types()
+        == std::vector<std::string_view>{"example.created",
+                                         "example.attribute_changed",
+                                         "example.discarded"});
+}

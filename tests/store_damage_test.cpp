@@ -14,11 +14,13 @@
 #include <rocksdb/perf_level.h>
 
 #include "cafes/storage/rocksdb_layout.hpp"
+#include "sample_database.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
 using namespace cafes::testing;
 namespace fs = std::filesystem;
+using sample::open_raw;
 
 namespace {
 
@@ -44,18 +46,6 @@ std::vector<fs::path> files_ending(const std::string& directory, const std::stri
       out.push_back(entry.path());
   std::sort(out.begin(), out.end());
   return out;
-}
-
-/// Opens `path` with plain RocksDB, as another program (or a damaging
-/// hand) would.
-std::unique_ptr<rocksdb::DB> open_raw(const std::string& path, bool create = false) {
-  rocksdb::Options options;
-  options.create_if_missing = create;
-  rocksdb::DB* db = nullptr;
-  auto status = rocksdb::DB::Open(options, path, &db);
-  INFO(status.ToString());
-  REQUIRE(status.ok());
-  return std::unique_ptr<rocksdb::DB>{db};
 }
 
 /// Appends `count` single-event appends to `entity` (synced: each is its
@@ -103,12 +93,23 @@ TEST_CASE("a write-ahead log corrupt before its end refuses to open and says how
   CHECK(files_of(dir.sub("image"), false) == before); // refusing wrote no data
   // The operator's choice: open at the last intact record.
   options.recover_to_last_intact = true;
-  auto recovered = rocksdb_store::open(options);
-  REQUIRE(recovered.ok());
-  auto events = (*recovered)->read(entity);
-  REQUIRE(events.ok());
-  CHECK(events->size() < 200);
-  CHECK(*(*recovered)->head(entity) == events->size());
+  std::vector<event_record> kept;
+  {
+    auto recovered = rocksdb_store::open(options);
+    REQUIRE(recovered.ok());
+    auto events = (*recovered)->read(entity);
+    REQUIRE(events.ok());
+    CHECK(events->size() < 200);
+    CHECK(*(*recovered)->head(entity) == events->size());
+    kept = *events;
+  }
+  // The damaged log is gone: a normal open finds what the recovery kept.
+  CHECK_FALSE(fs::exists(logs.front()));
+  options.recover_to_last_intact = false;
+  auto reopened = rocksdb_store::open(options);
+  INFO((reopened ? "" : to_string(reopened.error())));
+  REQUIRE(reopened.ok());
+  CHECK(*(*reopened)->read(entity) == kept);
 }
 
 TEST_CASE("a torn last write-ahead log record (a crash) is dropped, the rest kept",

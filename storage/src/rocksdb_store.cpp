@@ -468,6 +468,23 @@ rocksdb_store::open(const rocksdb_options& options) {
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
 
   state->txn_db_options.transaction_lock_timeout = options.lock_timeout.count();
+  if (options.recover_to_last_intact && !options.read_only && !create) {
+    // A TransactionDB (allow_2pc) keeps every write-ahead log a prepared
+    // transaction might be in: after its point-in-time recovery the damaged
+    // log stays, and the next normal open refuses the database again. A
+    // plain DB recovers, flushes what it kept and deletes the damaged log.
+    rocksdb::DB* raw = nullptr;
+    auto status = rocksdb::DB::Open(db_options, path, &raw);
+    std::unique_ptr<rocksdb::DB> plain{raw};
+    if (status.ok())
+      status = plain->Close();
+    if (status.IsCorruption())
+      return failure::make(ec::storage_unavailable, damaged_message(path, status));
+    if (!status.ok())
+      return failure::make(ec::storage_unavailable,
+                           "cannot open database at '" + path
+                             + "': " + status.ToString());
+  }
   auto status = state->open_db();
   if (status.IsCorruption())
     return failure::make(ec::storage_unavailable, damaged_message(path, status));
@@ -646,6 +663,39 @@ rocksdb_store::list_entities(std::optional<entity_id> after, std::size_t limit) 
   if (!it->status().ok())
     return translate(it->status(), "listing entities");
   return out;
+}
+
+result<std::uint64_t> rocksdb_store::scan(
+  const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  rocksdb::ManagedSnapshot snapshot{*db};
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.total_order_seek = true; // across entity prefixes
+  read_options.fill_cache = false;      // one pass over everything
+  std::unique_ptr<rocksdb::Iterator> it{(*db)->NewIterator(read_options)};
+  std::uint64_t visited = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ++visited;
+    if (!visit(it->key().ToStringView(), it->value().ToStringView()))
+      return visited;
+  }
+  if (!it->status().ok())
+    return translate(it->status(), "scan of the database at '" + impl_->path
+                                     + "' after " + std::to_string(visited) + " keys");
+  return visited;
+}
+
+std::uint64_t rocksdb_store::estimated_keys() {
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  std::uint64_t keys = 0;
+  if (!db || !(*db)->GetIntProperty("rocksdb.estimate-num-keys", &keys))
+    return 0;
+  return keys;
 }
 
 } // namespace cafes

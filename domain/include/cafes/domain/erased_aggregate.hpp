@@ -6,6 +6,8 @@
 #include <any>
 #include <memory>
 #include <string_view>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "cafes/domain/aggregate.hpp"
@@ -37,6 +39,11 @@ public:
 
   /// Decodes a stored record. Errors: `ec::decode_failure`.
   virtual result<std::any> decode(const event_record& record) const = 0;
+
+  /// Returns the stored type names of the aggregate's events, in the order of
+  /// its event variant (what a tool needs to tell an unknown type from a
+  /// malformed payload). The views point to static strings.
+  virtual std::vector<std::string_view> event_types() const = 0;
 };
 
 template <aggregate A>
@@ -83,6 +90,13 @@ public:
     if (!decoded)
       return std::move(decoded).error();
     return std::any{std::move(*decoded)};
+  }
+
+  std::vector<std::string_view> event_types() const override {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return std::vector<std::string_view>{
+        std::string_view{std::variant_alternative_t<I, event_type>::type_name}...};
+    }(std::make_index_sequence<std::variant_size_v<event_type>>{});
   }
 };
 

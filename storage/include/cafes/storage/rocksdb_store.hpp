@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cafes/storage/event_store.hpp"
 
@@ -43,7 +45,8 @@ struct rocksdb_options {
   /// A write-ahead log damaged before its end makes open fail (default),
   /// because the acknowledged events after the damage would be lost. Set,
   /// the database opens at the last intact record and drops everything
-  /// after it (an operator's decision: `cafes-admin recover`). A torn last
+  /// after it (an operator's decision: `cafes-admin recover`); the damaged
+  /// log is deleted, so later normal opens succeed. A torn last
   /// record, which a crash leaves, is dropped either way: it was never
   /// acknowledged.
   bool recover_to_last_intact = false;
@@ -95,6 +98,26 @@ public:
   result<std::uint64_t> head(const entity_id& entity) override;
   result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
                                                std::size_t limit) override;
+
+  /// Calls `visit(key, value)` for every key of the database once, in
+  /// bytewise key order, over one snapshot: keys cafes did not write too
+  /// (take them apart with `rocksdb_layout::parse_key`). The views are valid
+  /// only during the call; `visit` returns false to stop early and must not
+  /// call this store (the scan holds its lock throughout). For tools
+  /// (`cafes-admin`); an application never needs it. Returns the number of
+  /// keys visited.
+  /// Errors (the keys before the failure have been visited):
+  /// - `ec::decode_failure`: RocksDB found a damaged block (checksum
+  ///   mismatch, corrupt table file).
+  /// - `ec::storage_failure`: any other read error.
+  /// - `ec::storage_unavailable`: the database is closed after a failed reopen.
+  result<std::uint64_t>
+  scan(const std::function<bool(std::string_view key, std::string_view value)>& visit);
+
+  /// Returns RocksDB's estimate of the number of keys (for a progress
+  /// display; it can be far off, and counts deleted keys until compaction);
+  /// 0 when it has none.
+  std::uint64_t estimated_keys();
 
   /// Returns the options this store was opened with.
   const rocksdb_options& options() const noexcept;
