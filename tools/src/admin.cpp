@@ -8,10 +8,12 @@
 #include "cafes/domain/tally.hpp"
 #include "cafes/storage/rocksdb_layout.hpp"
 #include "cafes/storage/rocksdb_verify.hpp"
+#include "cafes/tools/cli.hpp"
 
 namespace cafes::admin {
 
 namespace layout = rocksdb_layout;
+using tools::with_commas;
 
 std::vector<std::shared_ptr<const erased_aggregate>> known_aggregates() {
   return {erase<bank::account>(), erase<example::entity>(), erase<tally::counter>()};
@@ -103,17 +105,6 @@ void progress_line::finish() {
   shown_ = false;
   std::fputs("\r\x1b[K", stderr);
   std::fflush(stderr);
-}
-
-std::string with_commas(std::uint64_t value) {
-  auto digits = std::to_string(value);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
 }
 
 std::string counted(std::uint64_t value, const char* one, const char* many) {

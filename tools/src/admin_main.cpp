@@ -14,17 +14,18 @@
 #include "cafes/storage/rocksdb_verify.hpp"
 #include "cafes/tools/admin.hpp"
 #include "cafes/tools/admin_transfer.hpp"
+#include "cafes/tools/cli.hpp"
 
 using namespace cafes;
 using admin::counted;
-using admin::with_commas;
+using tools::with_commas;
 
 namespace {
 
-constexpr int exit_ok = 0;
-constexpr int exit_problems = 1;
-constexpr int exit_usage = 2;
-constexpr int exit_unavailable = 3;
+using tools::exit_ok;
+using tools::exit_unavailable;
+using tools::exit_usage;
+constexpr int exit_problems = tools::exit_failed;
 
 int fail(int code, const std::string& message) {
   std::fprintf(stderr, "error: %s\n", message.c_str());
@@ -309,13 +310,8 @@ int main(int argc, char** argv) {
   bool yes = false;
   recover->add_flag("--yes", yes, "agree that events after the damage are lost");
 
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0)
-      return cli.exit(e); // --help
-    return fail(exit_usage, std::string{e.what()} + " (cafes-admin --help for usage)");
-  }
+  if (auto done = tools::parse(cli, argc, argv))
+    return *done;
 
   if (import_command->parsed())
     return run_import(db, in_path);

@@ -113,4 +113,15 @@ CLI::Validator writable_file() {
     ""};
 }
 
+std::string with_commas(std::uint64_t value) {
+  auto digits = std::to_string(value);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0)
+      out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
 } // namespace cafes::tools

@@ -79,9 +79,6 @@ private:
   std::chrono::steady_clock::time_point last_{};
 };
 
-/// Returns `value` with thousands separators: 1234567 -> "1,234,567".
-std::string with_commas(std::uint64_t value);
-
 /// Returns `value` with commas and the noun that fits it:
 /// (1, "entity", "entities") -> "1 entity", (2, ...) -> "2 entities".
 std::string counted(std::uint64_t value, const char* one, const char* many);

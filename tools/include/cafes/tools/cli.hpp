@@ -39,6 +39,9 @@ CLI::Validator real_number(double min, double max);
 /// A path that is not empty.
 CLI::Validator non_empty_path();
 
+/// Returns `value` with thousands separators: 1234567 -> "1,234,567".
+std::string with_commas(std::uint64_t value);
+
 /// A file this process can write: it opens for appending (created and
 /// removed again if it did not exist), so it is checked before a long run.
 CLI::Validator writable_file();
