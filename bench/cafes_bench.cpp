@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <thread>
+#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
@@ -40,7 +42,9 @@ struct settings {
   std::uint64_t appends = 200'000;       // per baseline run, no sync
   std::uint64_t synced_appends = 2'000;  // per baseline run, sync
   std::vector<std::uint64_t> clients{1, 8, 64, 512};
+  std::vector<std::uint64_t> hot_clients{1, 8, 64};
   int repeats = 3;
+  double idle_seconds = 10;
   std::uint64_t spawn_count = 1'000'000;
 };
 
@@ -63,7 +67,9 @@ double store_events_per_second(bool sync, std::uint64_t appends,
     for (; i < appends && requests.size() < batch; ++i) {
       auto index = i % entities;
       auto event = encode(tally::counter::event{tally::added{uuid{rng(), rng()}, 1}});
-      requests.push_back({stress::entity_of(1, index), heads[index],
+      // Expected versions count the batch's earlier appends to the entity
+      // (one entity: a batch is one entity's consecutive appends).
+      requests.push_back({stress::entity_of(1, index), heads[index]++,
                           {event_record{{}, 0, uuid::random(), event.type,
                                         event.payload, now_ns()}}});
       indices.push_back(index);
@@ -72,7 +78,8 @@ double store_events_per_second(bool sync, std::uint64_t appends,
     for (std::size_t k = 0; k < versions.size(); ++k) {
       if (!versions[k])
         throw std::runtime_error(to_string(versions[k].error()));
-      heads[indices[k]] = *versions[k];
+      if (*versions[k] != requests[k].expected_version + 1)
+        throw std::runtime_error("the store loop lost count of a head");
     }
   }
   return appends / seconds_since(start);
@@ -87,8 +94,10 @@ double baseline_events_per_second(bool sync, std::uint64_t appends,
 /// The full path: client actors -> registry -> entity actors -> storage
 /// actor -> RocksDB, verified afterwards.
 stress::report actor_path(std::shared_ptr<event_store> store, std::uint64_t clients,
-                          std::uint64_t commands, std::uint64_t entities) {
+                          std::uint64_t commands, std::uint64_t entities,
+                          bool versioned = true) {
   stress::options opts;
+  opts.versioned = versioned;
   opts.entities = entities;
   opts.clients = clients;
   opts.commands_per_client = std::max<std::uint64_t>(commands / clients, 1);
@@ -165,6 +174,173 @@ nlohmann::json measure_ceilings(const settings& s) {
           {"clients", clients},
           {"memory_store_actor_events_per_second", messaging},
           {"memory_store_actor_ratio", messaging / baseline}};
+}
+
+struct latency {
+  double p50_us = 0;
+  double p99_us = 0;
+};
+
+latency percentiles(std::vector<double> micros) {
+  std::sort(micros.begin(), micros.end());
+  auto at = [&](double q) {
+    return micros.empty() ? 0.0 : micros[static_cast<std::size_t>(q * (micros.size() - 1))];
+  };
+  return {at(0.50), at(0.99)};
+}
+
+/// The raw store, one thread: `count` single conditional appends, each timed.
+latency store_append_latency(bool sync, std::uint64_t count) {
+  scratch_dir dir;
+  auto store = open_store(dir.path(), sync);
+  std::vector<double> micros;
+  micros.reserve(count);
+  std::vector<std::uint64_t> heads(1'000, 0);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    stop_point();
+    auto index = i % heads.size();
+    auto event = encode(tally::counter::event{tally::added{uuid::random(), 1}});
+    append_request request{stress::entity_of(2, index), heads[index],
+                           {event_record{{}, 0, uuid::random(), event.type,
+                                         event.payload, now_ns()}}};
+    auto start = clock_type::now();
+    auto version = store->append(request);
+    micros.push_back(seconds_since(start) * 1e6);
+    if (!version)
+      throw std::runtime_error(to_string(version.error()));
+    heads[index] = *version;
+  }
+  return percentiles(std::move(micros));
+}
+
+/// One client, one command in flight: the round trip through the actor path
+/// against the raw append, sync off and on (targets: <= 3x and <= 1.3x).
+nlohmann::json measure_latency(const settings& s) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (bool sync : {false, true}) {
+    auto commands = sync ? s.synced_appends : s.appends / 20;
+    std::vector<double> raw_p50, raw_p99, actor_p50, actor_p99;
+    for (int r = 0; r < s.repeats; ++r) {
+      auto raw = store_append_latency(sync, commands);
+      raw_p50.push_back(raw.p50_us);
+      raw_p99.push_back(raw.p99_us);
+      scratch_dir dir;
+      auto report = actor_path(open_store(dir.path(), sync), 1, commands, 1'000);
+      actor_p50.push_back(report.latency_p50_us);
+      actor_p99.push_back(report.latency_p99_us);
+    }
+    auto ratio = median(actor_p50) / median(raw_p50);
+    std::printf("  %-6s 1 client: raw append p50 %7.1f us p99 %7.1f us; actor path "
+                "p50 %7.1f us p99 %7.1f us; p50 ratio %5.2fx (runs %.1f-%.1f us)\n",
+                sync ? "sync" : "nosync", median(raw_p50), median(raw_p99),
+                median(actor_p50), median(actor_p99), ratio,
+                *std::min_element(actor_p50.begin(), actor_p50.end()),
+                *std::max_element(actor_p50.begin(), actor_p50.end()));
+    std::fflush(stdout);
+    rows.push_back({{"sync", sync}, {"raw_p50_us", median(raw_p50)},
+                    {"raw_p99_us", median(raw_p99)}, {"actor_p50_us", median(actor_p50)},
+                    {"actor_p99_us", median(actor_p99)}, {"ratio_p50", ratio},
+                    {"actor_p50_runs_us", actor_p50}});
+  }
+  return rows;
+}
+
+/// One thread through the synchronous API, RocksDB in memory: get a copy,
+/// execute a command on it, repeat; against the raw in-memory append
+/// (target: a pair <= 6x one raw append).
+nlohmann::json measure_sync_loop(const settings& s) {
+  const auto pairs = s.appends / 20;
+  std::vector<double> raw_us, pair_us;
+  for (int r = 0; r < s.repeats; ++r) {
+    stop_point();
+    {
+      auto store = open_memory_store();
+      auto id = uuid::random();
+      auto start = clock_type::now();
+      for (std::uint64_t i = 0; i < pairs; ++i) {
+        auto event = encode(tally::counter::event{tally::added{uuid::random(), 1}});
+        if (!store->append({id, i, {event_record{{}, 0, uuid::random(), event.type,
+                                                 event.payload, now_ns()}}}))
+          throw std::runtime_error("raw append failed");
+      }
+      raw_us.push_back(seconds_since(start) * 1e6 / double(pairs));
+    }
+    application app{open_memory_store()};
+    auto tallies = app.entities<tally::counter>();
+    auto id = tallies.create(tally::add{uuid::random(), 1}).id;
+    auto start = clock_type::now();
+    for (std::uint64_t i = 0; i < pairs; ++i) {
+      auto copy = tallies.get(id);
+      tallies.execute(copy, tally::add{uuid::random(), 1});
+    }
+    pair_us.push_back(seconds_since(start) * 1e6 / double(pairs));
+  }
+  auto ratio = median(pair_us) / median(raw_us);
+  std::printf("  raw in-memory append %.1f us; get + execute through the synchronous "
+              "API %.1f us per pair (%.0f pairs/s); ratio %.1fx\n",
+              median(raw_us), median(pair_us), 1e6 / median(pair_us), ratio);
+  std::fflush(stdout);
+  return {{"raw_append_us", median(raw_us)}, {"pair_us", median(pair_us)},
+          {"pairs_per_second", 1e6 / median(pair_us)}, {"ratio", ratio},
+          {"pair_runs_us", pair_us}};
+}
+
+/// Every command to one entity, 1 to 64 clients: against the store's own
+/// rate with 64 appends of that entity per transaction (target >= 25%).
+nlohmann::json measure_hot_entity(const settings& s) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (bool sync : {false, true}) {
+    auto appends = sync ? s.synced_appends * 10 : s.appends;
+    std::vector<double> store_runs;
+    for (auto clients : s.hot_clients) {
+      std::vector<double> actor_runs;
+      for (int r = 0; r < s.repeats; ++r) {
+        store_runs.push_back(store_events_per_second(sync, appends, 1, 64));
+        scratch_dir dir;
+        auto commands = sync ? std::max<std::uint64_t>(s.synced_appends, clients * 20)
+                             : appends / 10;
+        // Counter increments: no expected version, as every client of a
+        // hot entity would send them.
+        actor_runs.push_back(actor_path(open_store(dir.path(), sync), clients, commands, 1,
+                                        false)
+                               .events_per_second);
+      }
+      auto store_rate = median(store_runs);
+      auto actors = median(actor_runs);
+      std::printf("  %-6s hot entity, %2llu clients: store (64 per transaction) %9.0f "
+                  "ev/s, actor path %8.0f ev/s, %5.1f%%\n",
+                  sync ? "sync" : "nosync", (unsigned long long)clients, store_rate,
+                  actors, 100 * actors / store_rate);
+      std::fflush(stdout);
+      rows.push_back({{"sync", sync}, {"clients", clients},
+                      {"store_batched_events_per_second", store_rate},
+                      {"actor_events_per_second", actors},
+                      {"share", actors / store_rate}, {"actor_runs", actor_runs}});
+    }
+  }
+  return rows;
+}
+
+/// CPU an idle application uses: one command, then nothing for `seconds`.
+nlohmann::json measure_idle_cpu(double seconds) {
+  application app{open_memory_store()};
+  auto tallies = app.entities<tally::counter>();
+  tallies.create(tally::add{uuid::random(), 1});
+  auto cpu = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + double(t.tv_nsec) / 1e9;
+  };
+  auto before = cpu();
+  auto start = clock_type::now();
+  while (seconds_since(start) < seconds) {
+    stop_point();
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+  auto share = (cpu() - before) / seconds_since(start);
+  std::printf("  idle application for %.0f s: %.2f%% of one core\n", seconds, 100 * share);
+  std::fflush(stdout);
+  return {{"seconds", seconds}, {"cpu_share_of_one_core", share}};
 }
 
 nlohmann::json measure_replay(int repeats) {
@@ -255,8 +431,10 @@ int main(int argc, char** argv) {
     s.appends = 10'000;
     s.synced_appends = 200;
     s.clients = {1, 64};
+    s.hot_clients = {1, 8};
     s.repeats = 1;
     s.spawn_count = 10'000;
+    s.idle_seconds = 1;
   }
   tools::install_stop_handlers();
   tools::ignore_file_size_signal();
@@ -268,6 +446,14 @@ int main(int argc, char** argv) {
     out["sync"] = measure_throughput(s, true);
     std::printf("ceilings, WAL sync off (medians of %d)\n", s.repeats);
     out["ceilings"] = measure_ceilings(s);
+    std::printf("latency at one client (medians of %d)\n", s.repeats);
+    out["latency"] = measure_latency(s);
+    std::printf("synchronous API loop (medians of %d)\n", s.repeats);
+    out["sync_loop"] = measure_sync_loop(s);
+    std::printf("one hot entity (medians of %d)\n", s.repeats);
+    out["hot_entity"] = measure_hot_entity(s);
+    std::printf("idle\n");
+    out["idle"] = measure_idle_cpu(s.idle_seconds);
     std::printf("replay\n");
     out["replay"] = measure_replay(std::max(s.repeats, 3));
     std::printf("spawn\n");

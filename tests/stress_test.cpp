@@ -127,3 +127,30 @@ TEST_CASE("stress: commands failed by the store are counted by error code with t
   CHECK(errors.count == report.commands);
   CHECK_THAT(errors.first_message, Catch::Contains("disk full"));
 }
+
+TEST_CASE("stress: one hot entity, 64 clients, with and without expected versions, "
+          "stale commands refused",
+          "[stress]") {
+  // Commands that arrive while the entity's append is in flight are
+  // decided together on top of it and stored as one append: every answer
+  // must still match the store, stale ones refused, none stored twice.
+  stress::options opts;
+  opts.entities = 1;
+  opts.clients = 64;
+  opts.commands_per_client = 60;
+  opts.in_flight = 2;
+  opts.versioned = GENERATE(false, true);
+  opts.stale_fraction = 0.1;
+  opts.app.storage_shards = 2;
+  opts.seed = 13;
+  CAPTURE(opts.versioned);
+  auto report = stress::run(rocksdb_memory_fixture{}.store, opts);
+  require_verified(report);
+  CHECK(report.commands == opts.clients * opts.commands_per_client);
+  CHECK(report.other_errors == 0);
+  CHECK(report.events == report.acknowledged);
+  CHECK(report.stale_sent > 0);
+  CHECK(report.conflicts >= report.stale_sent);
+  if (!opts.versioned)
+    CHECK(report.conflicts == report.stale_sent); // unversioned ones all land
+}

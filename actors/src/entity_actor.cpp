@@ -1,5 +1,7 @@
 #include "cafes/actors/entity_actor.hpp"
 
+#include <deque>
+#include <optional>
 #include <random>
 
 #include <caf/all.hpp>
@@ -18,6 +20,27 @@ using snapshot_promise = caf::typed_response_promise<entity_snapshot>;
 /// The part of the registry's protocol an entity actor talks to.
 using passivation_listener = caf::typed_actor<caf::reacts_to<passivate_atom, entity_id>>;
 
+/// A request waiting in the entity actor: a command, or a read (get).
+struct queued {
+  std::optional<command_envelope> command; // none: a get
+  snapshot_promise promise;
+  /// For a command without an expected version: which attempt this is.
+  int attempt = 1;
+  /// Its retries ran out: answered with the conflict once reloaded.
+  bool gave_up = false;
+  /// The version it was last decided at (for the gave-up message).
+  std::uint64_t tried_at = 0;
+};
+
+/// A request decided in the current batch; answered once the batch's
+/// append is settled, so no answer rests on events the store then refused.
+struct decided {
+  queued request;
+  std::optional<failure> refusal; // conflict, rejection, not found
+  entity_snapshot snapshot;       // the answer otherwise
+  bool writes = false;            // it put events into the batch
+};
+
 struct entity_state {
   static inline const char* name = "cafes.entity";
 
@@ -26,12 +49,26 @@ struct entity_state {
   storage_actor storage;
   caf::weak_actor_ptr registry;
   entity_options options;
+  /// What the store holds: the state and version after the last
+  /// acknowledged append.
   std::any state;
   std::uint64_t version = 0;
   bool loaded = false;
   bool passivation_requested = false;
-
-  entity_snapshot snapshot() const { return {id, version, state}; }
+  /// Requests in arrival order, not yet decided.
+  std::deque<queued> waiting;
+  /// Requests decided together, their one append in flight (`appending`):
+  /// commands that arrive meanwhile are decided on top of it once it is
+  /// acknowledged and go to the store together, behind one group commit.
+  std::vector<decided> batch;
+  bool appending = false;
+  /// State and version the batch's append leads to.
+  std::any pending_state;
+  std::uint64_t pending_version = 0;
+  /// A reload or a backoff is awaited: nothing else is decided meanwhile.
+  bool busy = false;
+  /// The registry asked us to stop: quit once everything queued is answered.
+  bool stop_requested = false;
 };
 
 using entity_pointer = entity_actor::stateful_pointer<entity_state>;
@@ -61,30 +98,6 @@ std::optional<failure> replay(entity_state& st, const std::vector<event_record>&
   return std::nullopt;
 }
 
-/// Loads the history when not loaded yet, then runs `next`; on failure
-/// delivers the error to `promise`. Other messages wait meanwhile (await).
-template <class Next>
-void with_loaded(entity_pointer self, snapshot_promise promise, Next next) {
-  if (self->state.loaded) {
-    next();
-    return;
-  }
-  auto& st = self->state;
-  self->request(st.storage, storage_timeout(st.options), read_atom::value, st.id,
-                std::uint64_t{1}, last_version)
-    .await(
-      [=](std::vector<event_record>& events) mutable {
-        if (auto error = replay(self->state, events)) {
-          logger()->error("cannot load {}: {}", self->state.aggregate->name(),
-                          to_string(*error));
-          promise.deliver(to_caf_error(*error));
-        }
-        else
-          next();
-      },
-      [=](caf::error& err) mutable { promise.deliver(err); });
-}
-
 failure with_entity(const entity_state& st, failure f) {
   if (f.code == ec::not_found)
     return failure::not_found(st.id);
@@ -107,102 +120,211 @@ std::chrono::microseconds backoff(const retry_policy& policy, int attempt) {
   return std::chrono::microseconds{pick(random)};
 }
 
-/// Runs `next` after the backoff of `attempt`; other messages wait
-/// meanwhile, so commands keep their order.
-template <class Next>
-void after_backoff(entity_pointer self, int attempt, snapshot_promise promise,
-                   Next next) {
+/// Most requests decided into one batch.
+constexpr std::size_t max_batch_requests = 1024;
+
+void process(entity_pointer self);
+
+/// Answers every waiting request with `err` (the history cannot be read).
+void fail_waiting(entity_pointer self, const caf::error& err) {
+  auto waiting = std::move(self->state.waiting);
+  self->state.waiting.clear();
+  for (auto& request : waiting)
+    request.promise.deliver(err);
+}
+
+/// Reads the whole history and replays it; other messages wait meanwhile
+/// (await). Nothing is in flight when it runs.
+void reload(entity_pointer self) {
+  auto& st = self->state;
+  st.busy = true;
+  self->request(st.storage, storage_timeout(st.options), read_atom::value, st.id,
+                std::uint64_t{1}, last_version)
+    .await(
+      [=](std::vector<event_record>& events) {
+        self->state.busy = false;
+        if (auto error = replay(self->state, events)) {
+          logger()->error("cannot load {}: {}", self->state.aggregate->name(),
+                          to_string(*error));
+          fail_waiting(self, to_caf_error(*error));
+        }
+        process(self);
+      },
+      [=](caf::error& err) {
+        self->state.busy = false;
+        fail_waiting(self, err);
+        process(self);
+      });
+}
+
+/// Waits the backoff of `attempt` before going on; other messages wait
+/// meanwhile, so requests keep their order, and no thread sleeps.
+void back_off(entity_pointer self, int attempt) {
   auto& st = self->state;
   auto wait = backoff(st.options.retry, attempt);
   if (!st.options.delays || wait.count() == 0) {
-    next();
+    process(self);
     return;
   }
+  st.busy = true;
   self->request(st.options.delays, caf::infinite, delay_atom::value,
                 static_cast<std::uint64_t>(wait.count()))
-    .await([=](delay_atom) mutable { next(); },
-           [=](caf::error& err) mutable { promise.deliver(err); });
+    .await(
+      [=](delay_atom) {
+        self->state.busy = false;
+        process(self);
+      },
+      [=](caf::error& err) {
+        self->state.busy = false;
+        fail_waiting(self, err);
+        process(self);
+      });
 }
 
-void run_command(entity_pointer self, command_envelope envelope,
-                 snapshot_promise promise, int attempt = 1) {
+/// Answers every request of the settled batch.
+void answer_batch(entity_pointer self) {
+  auto batch = std::move(self->state.batch);
+  self->state.batch.clear();
+  for (auto& d : batch) {
+    if (d.refusal)
+      d.request.promise.deliver(to_caf_error(*d.refusal));
+    else
+      d.request.promise.deliver(std::move(d.snapshot));
+  }
+}
+
+/// The batch's append failed. Whatever happened, the store is the truth:
+/// reload before deciding anything else (a timed-out append may still
+/// have been committed). A conflict means another writer got there first:
+/// commands bound to a version then get the conflict, those without one
+/// are decided again on the reloaded state after a jittered backoff,
+/// within their budget. Other errors go to the commands that wrote; the
+/// rest of the batch, decided on events that were not stored, is decided
+/// again.
+void on_batch_failure(entity_pointer self, const caf::error& err) {
   auto& st = self->state;
-  if (envelope.expected_version != any_version
-      && envelope.expected_version != st.version) {
-    promise.deliver(
-      to_caf_error(failure::conflict(st.id, envelope.expected_version, st.version)));
-    return;
+  st.appending = false;
+  st.loaded = false;
+  auto problem = to_failure(err);
+  const auto& policy = st.options.retry;
+  std::deque<queued> again;
+  int highest_attempt = 1;
+  for (auto& d : st.batch) {
+    if (d.writes && problem.code != ec::conflict) {
+      d.request.promise.deliver(err);
+      continue;
+    }
+    auto request = std::move(d.request);
+    if (d.writes && request.command->expected_version == any_version) {
+      if (request.attempt >= policy.attempts)
+        request.gave_up = true;
+      else
+        highest_attempt = std::max(highest_attempt, ++request.attempt);
+    }
+    again.push_back(std::move(request));
   }
-  auto decided = st.aggregate->decide(st.state, envelope.command);
-  if (!decided) {
-    promise.deliver(to_caf_error(with_entity(st, decided.error())));
-    return;
-  }
-  auto events = std::move(*decided);
-  if (events.empty()) {
-    promise.deliver(st.snapshot());
-    return;
-  }
+  st.batch.clear();
+  st.waiting.insert(st.waiting.begin(), std::make_move_iterator(again.begin()),
+                    std::make_move_iterator(again.end()));
+  if (highest_attempt > 1)
+    back_off(self, highest_attempt);
+  else
+    process(self);
+}
+
+/// Decides the waiting requests in order on the current state, each
+/// command on the state its predecessors in the batch lead to, and sends
+/// their events as one append at the entity's version: all of them are
+/// stored, or none.
+void start_batch(entity_pointer self) {
+  auto& st = self->state;
+  auto running_state = st.state;
+  auto running = st.version;
   append_request request{st.id, st.version, {}};
   auto timestamp = now_ns();
-  for (const auto& event : events) {
-    auto encoded = st.aggregate->encode(event);
-    request.events.push_back(event_record{st.id, 0, uuid::random(),
-                                          std::move(encoded.type),
-                                          std::move(encoded.payload), timestamp});
+  while (!st.waiting.empty() && st.batch.size() < max_batch_requests) {
+    decided d{std::move(st.waiting.front()), std::nullopt, {}, false};
+    st.waiting.pop_front();
+    auto& item = d.request;
+    if (!item.command) {
+      if (running == 0)
+        d.refusal = failure::not_found(st.id);
+      else
+        d.snapshot = {st.id, running, running_state};
+    } else if (item.gave_up) {
+      auto gave_up = failure::conflict(st.id, item.tried_at, running);
+      gave_up.message = std::string{st.aggregate->name()} + " " + to_string(st.id)
+                        + ": retries exhausted: a command without an expected "
+                          "version met another writer's append on each of its "
+                        + std::to_string(item.attempt) + " attempts (entity now at version "
+                        + std::to_string(running) + ")";
+      d.refusal = std::move(gave_up);
+    } else if (item.command->expected_version != any_version
+               && item.command->expected_version != running) {
+      d.refusal = failure::conflict(st.id, item.command->expected_version, running);
+    } else {
+      item.tried_at = running;
+      auto decision = st.aggregate->decide(running_state, item.command->command);
+      if (!decision) {
+        d.refusal = with_entity(st, decision.error());
+      } else {
+        for (const auto& event : *decision) {
+          auto encoded = st.aggregate->encode(event);
+          request.events.push_back(event_record{st.id, 0, uuid::random(),
+                                                std::move(encoded.type),
+                                                std::move(encoded.payload), timestamp});
+          st.aggregate->evolve(running_state, event);
+        }
+        running += decision->size();
+        d.writes = !decision->empty();
+        d.snapshot = {st.id, running, running_state};
+      }
+    }
+    st.batch.push_back(std::move(d));
   }
-  auto expected = st.version;
+  if (request.events.empty()) {
+    answer_batch(self); // nothing to store: every answer stands
+    return;
+  }
+  st.appending = true;
+  st.pending_state = std::move(running_state);
+  st.pending_version = running;
   self->request(st.storage, storage_timeout(st.options), append_atom::value,
                 std::move(request))
-    .await(
-      [=](std::uint64_t new_version) mutable {
+    .then(
+      [=](std::uint64_t new_version) {
         auto& st = self->state;
-        for (const auto& event : events)
-          st.aggregate->evolve(st.state, event);
+        st.appending = false;
+        st.state = std::move(st.pending_state);
         st.version = new_version;
-        promise.deliver(st.snapshot());
+        answer_batch(self);
+        process(self);
       },
-      [=](caf::error& err) mutable {
-        // Whatever happened, the store is the truth: reload before the next
-        // command (a timed-out append may still have been committed).
-        self->state.loaded = false;
-        auto problem = to_failure(err);
-        if (problem.code != ec::conflict) {
-          promise.deliver(err);
-          return;
-        }
-        // Another writer got there first. A command bound to a version
-        // gets the conflict once the actor has caught up; one without runs
-        // again on the current state after a jittered backoff, within its
-        // budget, so that competing writers spread out.
-        if (envelope.expected_version != any_version) {
-          with_loaded(self, promise, [=]() mutable {
-            promise.deliver(to_caf_error(
-              failure::conflict(self->state.id, expected, self->state.version)));
-          });
-          return;
-        }
-        const auto& policy = self->state.options.retry;
-        if (attempt >= policy.attempts) {
-          with_loaded(self, promise, [=]() mutable {
-            auto& st = self->state;
-            auto gave_up = failure::conflict(st.id, expected, st.version);
-            gave_up.message = std::string{st.aggregate->name()} + " " + to_string(st.id)
-                              + ": retries exhausted: a command without an expected "
-                                "version met another writer's append on each of its "
-                              + std::to_string(attempt)
-                              + " attempts (entity now at version "
-                              + std::to_string(st.version) + ")";
-            promise.deliver(to_caf_error(gave_up));
-          });
-          return;
-        }
-        after_backoff(self, attempt + 1, promise, [=]() mutable {
-          with_loaded(self, promise, [=]() mutable {
-            run_command(self, envelope, promise, attempt + 1);
-          });
-        });
-      });
+      [=](caf::error& err) { on_batch_failure(self, err); });
+}
+
+/// Moves the queue on: loads when needed, starts a batch when none is in
+/// flight, and quits when asked to once everything is answered.
+void process(entity_pointer self) {
+  auto& st = self->state;
+  while (!st.appending && !st.busy) {
+    if (st.waiting.empty()) {
+      if (st.stop_requested)
+        self->quit();
+      return;
+    }
+    if (!st.loaded) {
+      reload(self);
+      return;
+    }
+    start_batch(self);
+  }
+}
+
+void enqueue(entity_pointer self, std::optional<command_envelope> command,
+             snapshot_promise promise) {
+  self->state.waiting.push_back(queued{std::move(command), std::move(promise)});
+  process(self);
 }
 
 entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
@@ -223,22 +345,18 @@ entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
   return {
     [=](execute_atom, command_envelope& envelope) -> caf::result<entity_snapshot> {
       auto promise = self->make_response_promise<entity_snapshot>();
-      with_loaded(self, promise, [=]() mutable {
-        run_command(self, envelope, promise);
-      });
+      enqueue(self, std::move(envelope), promise);
       return promise;
     },
     [=](caf::get_atom) -> caf::result<entity_snapshot> {
       auto promise = self->make_response_promise<entity_snapshot>();
-      with_loaded(self, promise, [=]() mutable {
-        if (self->state.version == 0)
-          promise.deliver(to_caf_error(failure::not_found(self->state.id)));
-        else
-          promise.deliver(self->state.snapshot());
-      });
+      enqueue(self, std::nullopt, promise);
       return promise;
     },
-    [=](stop_atom) { self->quit(); },
+    [=](stop_atom) {
+      self->state.stop_requested = true;
+      process(self);
+    },
     caf::after(idle) >> [=] {
       auto& st = self->state;
       if (st.passivation_requested)

@@ -12,10 +12,13 @@
 #include <caf/all.hpp>
 
 #include "cafes/domain/tally.hpp"
+#include "cafes/tools/cli.hpp"
 
 namespace cafes::stress {
 
 namespace {
+
+using tools::with_commas;
 
 using clock = std::chrono::steady_clock;
 
@@ -148,7 +151,9 @@ void send_next(client_pointer self) {
   bool stale = std::uniform_real_distribution<double>{0.0, 1.0}(st.rng)
                  < run.opts->stale_fraction
                && known >= 1;
-  auto expected = stale ? known - 1 : (known > 0 ? known : any_version);
+  auto expected = stale                                ? known - 1
+                  : known > 0 && run.opts->versioned ? known
+                                                     : any_version;
   st.counts.stale_sent += stale ? 1 : 0;
   uuid command_id{st.rng(), st.rng()};
   auto amount = static_cast<std::int64_t>(1 + st.rng() % 100);
@@ -216,17 +221,6 @@ caf::behavior client(client_pointer self, shared_run* run, std::uint64_t seed) {
     finish(self);
   // Clients receive only answers to their own requests.
   return {[](stop_atom) {}};
-}
-
-std::string with_commas(std::uint64_t value) {
-  auto digits = std::to_string(value);
-  std::string out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0)
-      out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
 }
 
 void print_progress(const options& opts, std::uint64_t done, double seconds,

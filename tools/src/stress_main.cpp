@@ -61,6 +61,9 @@ int run(int argc, char** argv) {
     ->check(CLI::IsMember(key_names, CLI::ignore_case))->capture_default_str();
   cli.add_option("--zipf-exponent", opts.zipf_exponent, "skew of --keys zipf")
     ->check(tools::real_number(0, 10))->capture_default_str();
+  bool unversioned = false;
+  cli.add_flag("--unversioned", unversioned,
+               "send commands that are not stale without an expected version");
   cli.add_option("--stale", opts.stale_fraction,
                  "fraction of commands sent with a stale expected version")
     ->check(tools::real_number(0, 1))->capture_default_str();
@@ -92,6 +95,7 @@ int run(int argc, char** argv) {
     ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))->capture_default_str();
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
+  opts.versioned = !unversioned;
   if (store_kind == "memory" && (cli.count("--db") > 0 || sync))
     return tools::usage_error("--db and --sync need --store rocksdb");
   if (opts.commands_per_client > max_commands / opts.clients)

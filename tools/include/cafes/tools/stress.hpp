@@ -36,6 +36,10 @@ struct options {
   key_distribution keys = key_distribution::uniform;
   double zipf_exponent = 0.99;               ///< for key_distribution::zipf
   double stale_fraction = 0.0;               ///< share sent with a stale version
+  /// Commands that are not stale carry the latest acknowledged version of
+  /// their entity (true) or none, applying at whatever version it has
+  /// (false: counters, hot entities).
+  bool versioned = true;
   std::uint64_t seed = 1;                    ///< picks keys, amounts, staleness
   progress_display progress = progress_display::none;
   bool verify = true;                        ///< read the store back at the end
