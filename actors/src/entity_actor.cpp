@@ -40,6 +40,14 @@ struct decided {
   bool writes = false;            // it put events into the batch
 };
 
+/// The batch whose append is in flight, and the state it leads to. On the
+/// heap, made per batch: a resident actor that waits for nothing pays one
+/// pointer for it (a million of them are resident at once in the bench).
+struct in_flight {
+  std::vector<decided> batch;
+  std::any pending_state;
+};
+
 struct entity_state {
   static inline const char* name = "cafes.entity";
 
@@ -58,14 +66,10 @@ struct entity_state {
   /// an empty std::deque allocates ~600 bytes, and most of a million
   /// resident actors wait for nothing.
   std::vector<queued> waiting;
-  /// Requests decided together, their one append in flight (`appending`):
-  /// commands that arrive meanwhile are decided on top of it once it is
-  /// acknowledged and go to the store together, behind one group commit.
-  std::vector<decided> batch;
-  bool appending = false;
-  /// State and version the batch's append leads to.
-  std::any pending_state;
-  std::uint64_t pending_version = 0;
+  /// Requests decided together, their one append in flight: commands that
+  /// arrive meanwhile are decided on top of it once it is acknowledged and
+  /// go to the store together, behind one group commit.
+  std::unique_ptr<in_flight> flight;
   /// A reload or a backoff is awaited: nothing else is decided meanwhile.
   bool busy = false;
   /// The registry asked us to stop: quit once everything queued is answered.
@@ -182,10 +186,8 @@ void back_off(entity_pointer self, int attempt) {
       });
 }
 
-/// Answers every request of the settled batch.
-void answer_batch(entity_pointer self) {
-  auto batch = std::move(self->state.batch);
-  self->state.batch.clear();
+/// Answers every request of a settled batch.
+void answer_batch(std::vector<decided>& batch) {
   for (auto& d : batch) {
     if (d.refusal)
       d.request.promise.deliver(to_caf_error(*d.refusal));
@@ -204,13 +206,13 @@ void answer_batch(entity_pointer self) {
 /// again.
 void on_batch_failure(entity_pointer self, const caf::error& err) {
   auto& st = self->state;
-  st.appending = false;
+  auto flight = std::move(st.flight);
   st.loaded = false;
   auto problem = to_failure(err);
   const auto& policy = st.options.retry;
   std::vector<queued> again;
   int highest_attempt = 1;
-  for (auto& d : st.batch) {
+  for (auto& d : flight->batch) {
     if (d.writes && problem.code != ec::conflict) {
       d.request.promise.deliver(err);
       continue;
@@ -224,7 +226,6 @@ void on_batch_failure(entity_pointer self, const caf::error& err) {
     }
     again.push_back(std::move(request));
   }
-  st.batch.clear();
   st.waiting.insert(st.waiting.begin(), std::make_move_iterator(again.begin()),
                     std::make_move_iterator(again.end()));
   if (highest_attempt > 1)
@@ -243,10 +244,12 @@ void start_batch(entity_pointer self) {
   auto running = st.version;
   append_request request{st.id, st.version, {}};
   auto timestamp = now_ns();
+  auto flight = std::make_unique<in_flight>();
+  auto& batch = flight->batch;
   std::vector<queued> taking;
   taking.swap(st.waiting);
   std::size_t taken = 0;
-  for (; taken < taking.size() && st.batch.size() < max_batch_requests; ++taken) {
+  for (; taken < taking.size() && batch.size() < max_batch_requests; ++taken) {
     decided d{std::move(taking[taken]), std::nullopt, {}, false};
     auto& item = d.request;
     if (!item.command) {
@@ -283,28 +286,27 @@ void start_batch(entity_pointer self) {
         d.snapshot = {st.id, running, running_state};
       }
     }
-    st.batch.push_back(std::move(d));
+    batch.push_back(std::move(d));
   }
   // What did not fit waits for the next batch (nothing arrived meanwhile:
   // this runs within one message).
   st.waiting.assign(std::make_move_iterator(taking.begin() + static_cast<std::ptrdiff_t>(taken)),
                     std::make_move_iterator(taking.end()));
   if (request.events.empty()) {
-    answer_batch(self); // nothing to store: every answer stands
+    answer_batch(batch); // nothing to store: every answer stands
     return;
   }
-  st.appending = true;
-  st.pending_state = std::move(running_state);
-  st.pending_version = running;
+  flight->pending_state = std::move(running_state);
+  st.flight = std::move(flight);
   self->request(st.storage, storage_timeout(st.options), append_atom::value,
                 std::move(request))
     .then(
       [=](std::uint64_t new_version) {
         auto& st = self->state;
-        st.appending = false;
-        st.state = std::move(st.pending_state);
+        auto settled = std::move(st.flight);
+        st.state = std::move(settled->pending_state);
         st.version = new_version;
-        answer_batch(self);
+        answer_batch(settled->batch);
         process(self);
       },
       [=](caf::error& err) { on_batch_failure(self, err); });
@@ -314,7 +316,7 @@ void start_batch(entity_pointer self) {
 /// flight, and quits when asked to once everything is answered.
 void process(entity_pointer self) {
   auto& st = self->state;
-  while (!st.appending && !st.busy) {
+  while (!st.flight && !st.busy) {
     if (st.waiting.empty()) {
       if (st.stop_requested)
         self->quit();
