@@ -11,7 +11,7 @@
 #include "cafes/tools/admin.hpp"
 #include "cafes/tools/admin_transfer.hpp"
 #include "sample_database.hpp"
-#include "temp_dir.hpp"
+#include "store_fixtures.hpp"
 
 using namespace cafes;
 using namespace cafes::testing;
@@ -19,19 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::unique_ptr<rocksdb_store> open_store(const std::string& path, bool read_only = false) {
-  rocksdb_options options;
-  options.in_memory = path.empty();
-  options.path = path;
-  options.read_only = read_only;
-  auto store = rocksdb_store::open(options);
-  INFO((store ? "" : to_string(store.error())));
-  REQUIRE(store.ok());
-  return std::move(*store);
-}
-
 std::unique_ptr<rocksdb_store> sample_store() {
-  auto store = open_store("");
+  auto store = open_rocksdb("");
   sample::write(*store);
   return store;
 }
@@ -147,7 +136,7 @@ TEST_CASE("export, import into an empty store and export again give the same lin
   auto source = sample_store();
   auto first = export_text(*source);
   CHECK(lines_of(first).size() == sample::events);
-  auto target = open_store("");
+  auto target = open_rocksdb("");
   std::istringstream in{first};
   admin::import_options options;
   options.batch_events = GENERATE(1, 2, 4'096); // group commits of every size
@@ -168,7 +157,7 @@ TEST_CASE("import accepts interleaved entities and blank lines", "[tools][admin]
   // account 1, widget 1, account 2, (blank), tally 1, account 3, widget 2, tally 2
   auto text = lines[0] + "\n" + lines[3] + "\n" + lines[1] + "\n  \n" + lines[5] + "\n"
               + lines[2] + "\n" + lines[4] + "\n" + lines[6] + "\n";
-  auto target = open_store("");
+  auto target = open_rocksdb("");
   std::istringstream in{text};
   auto report = admin::import_store(*target, in);
   CHECK_FALSE(report.error);
@@ -179,7 +168,7 @@ TEST_CASE("import accepts interleaved entities and blank lines", "[tools][admin]
 
 TEST_CASE("import into a store that holds an entity imports nothing", "[tools][admin]") {
   auto text = export_text(*sample_store());
-  auto target = open_store("");
+  auto target = open_rocksdb("");
   REQUIRE(target->append({sample::stranger, 0, {sample::record(bank::account::event{
                                                   bank::opened{"bob"}})}})
             .ok());
@@ -210,7 +199,7 @@ TEST_CASE("import stops at a bad line, naming it, and keeps every line before it
            + " version 4 where version 3 was expected";
   }
   auto text = lines[0] + "\n" + lines[1] + "\n" + bad_line + "\n" + lines[3] + "\n";
-  auto target = open_store("");
+  auto target = open_rocksdb("");
   std::istringstream in{text};
   admin::import_options options;
   options.batch_events = batch_events;
@@ -228,9 +217,9 @@ TEST_CASE("import stops at a bad line, naming it, and keeps every line before it
 TEST_CASE("export stops at a damaged entity, naming it", "[tools][admin]") {
   temp_dir dir;
   auto path = dir.sub("db");
-  sample::write(*open_store(path));
+  sample::write(*open_rocksdb(path));
   sample::write_damage(path, "gap");
-  auto store = open_store(path, true);
+  auto store = open_rocksdb(path, true);
   std::ostringstream out;
   auto exported = admin::export_store(*store, out);
   REQUIRE_FALSE(exported.ok());
@@ -251,9 +240,9 @@ TEST_CASE("stats counts entities, events, types and keys cafes does not write",
           "[tools][admin]") {
   temp_dir dir;
   auto path = dir.sub("db");
-  sample::write(*open_store(path));
+  sample::write(*open_rocksdb(path));
   sample::write_damage(path, "foreign-key");
-  auto store = open_store(path, true);
+  auto store = open_rocksdb(path, true);
   auto found = admin::stats(*store);
   REQUIRE(found.ok());
   CHECK(found->entities == sample::entities);
@@ -295,7 +284,7 @@ TEST_CASE("recover keeps a damaged log's intact prefix and a normal open works a
   }
   verify_options options;
   options.aggregates = admin::known_aggregates();
-  auto report = verify(*open_store(path, true), options);
+  auto report = verify(*open_rocksdb(path, true), options);
   CHECK(report.ok());
   CHECK(report.events == recovered->events);
 }
@@ -303,7 +292,7 @@ TEST_CASE("recover keeps a damaged log's intact prefix and a normal open works a
 TEST_CASE("recover leaves a database that opens normally untouched", "[tools][admin]") {
   temp_dir dir;
   auto path = dir.sub("db");
-  sample::write(*open_store(path));
+  sample::write(*open_rocksdb(path));
   auto before = files_of(path);
   auto report = admin::recover(path);
   REQUIRE(report.ok());

@@ -3,6 +3,8 @@
 
 #include <memory>
 
+#include <catch2/catch.hpp>
+
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "temp_dir.hpp"
@@ -25,6 +27,20 @@ inline append_request make_append(const entity_id& entity, std::uint64_t expecte
     request.events.push_back(
       make_event("test.happened", "event " + std::to_string(expected + i + 1)));
   return request;
+}
+
+/// Opens a RocksDB store at `path` (in memory when empty), read-only if
+/// asked; fails the test with the reason when it cannot.
+inline std::unique_ptr<rocksdb_store> open_rocksdb(const std::string& path,
+                                                   bool read_only = false) {
+  rocksdb_options options;
+  options.in_memory = path.empty();
+  options.path = path;
+  options.read_only = read_only;
+  auto store = rocksdb_store::open(options);
+  INFO((store ? "" : to_string(store.error())));
+  REQUIRE(store.ok());
+  return std::move(*store);
 }
 
 struct memory_fixture {

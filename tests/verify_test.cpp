@@ -10,7 +10,7 @@
 #include "cafes/storage/rocksdb_layout.hpp"
 #include "cafes/storage/rocksdb_verify.hpp"
 #include "sample_database.hpp"
-#include "temp_dir.hpp"
+#include "store_fixtures.hpp"
 
 using namespace cafes;
 using namespace cafes::testing;
@@ -27,20 +27,10 @@ void create_sample(const std::string& path) {
   sample::write(**store);
 }
 
-std::unique_ptr<rocksdb_store> open_read_only(const std::string& path) {
-  rocksdb_options options;
-  options.path = path;
-  options.read_only = true;
-  auto store = rocksdb_store::open(options);
-  INFO((store ? "" : to_string(store.error())));
-  REQUIRE(store.ok());
-  return std::move(*store);
-}
-
 verify_report verify_sample(const std::string& path, verify_options options = {}) {
   if (options.aggregates.empty())
     options.aggregates = sample::aggregates();
-  auto store = open_read_only(path);
+  auto store = open_rocksdb(path, true);
   return verify(*store, options);
 }
 
@@ -126,7 +116,7 @@ TEST_CASE("verify without aggregates checks the records but not the event types"
   auto path = dir.sub("db");
   create_sample(path);
   sample::write_damage(path, "unknown-type");
-  auto store = open_read_only(path);
+  auto store = open_rocksdb(path, true);
   auto report = verify(*store, verify_options{});
   CHECK(report.ok());
   CHECK(report.events == sample::events + 1);

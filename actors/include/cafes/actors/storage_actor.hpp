@@ -19,8 +19,9 @@
 namespace cafes {
 
 using storage_actor = caf::typed_actor<
-  // Conditional append: replies the new version, or an error (ec::conflict
-  // with expected/actual, ec::invalid_argument, ec::storage_failure).
+  // Conditional append: replies the new version, or the store's error
+  // (see event_store::append: ec::conflict with expected/actual,
+  // ec::invalid_argument, ec::storage_failure, ec::unknown_outcome, ...).
   caf::replies_to<append_atom, append_request>::with<std::uint64_t>,
   // Events of an entity with from <= version <= to, in order.
   caf::replies_to<read_atom, entity_id, std::uint64_t, std::uint64_t>::with<

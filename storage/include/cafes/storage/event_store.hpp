@@ -40,6 +40,12 @@ public:
   ///   (carrying expected and actual version); nothing is written.
   /// - `ec::invalid_argument` when `events` is empty; nothing is written.
   /// - `ec::storage_failure` when the store could not write; nothing is written.
+  /// - `ec::unknown_outcome` when an I/O error came after the events reached
+  ///   the store's log (a failed sync): they may be stored; read back to know.
+  /// - `ec::decode_failure` when the entity is damaged (a corrupt head, or
+  ///   events without a head); nothing is written.
+  /// - `ec::timeout` when another writer held the entity's lock too long.
+  /// - `ec::storage_unavailable` when the store is closed or read-only.
   virtual result<std::uint64_t> append(const append_request& request) = 0;
 
   /// Group commit: runs every request's own conditional check, then makes all
