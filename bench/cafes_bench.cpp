@@ -423,6 +423,12 @@ int main(int argc, char** argv) {
   cli.add_option("--spawn", s.spawn_count, "entity actors to spawn")
     ->check(tools::whole_number(1, 10'000'000))->capture_default_str();
   cli.add_flag("--quick", quick, "small sizes, one repeat (a smoke run)");
+  std::vector<std::string> only;
+  const std::vector<std::string> cases{"nosync", "sync",   "ceilings", "latency", "sync_loop",
+                                       "hot_entity", "idle", "replay", "spawn"};
+  cli.add_option("--only", only, "run only these cases (no plot data is written)")
+    ->delimiter(',')
+    ->check(CLI::IsMember(cases));
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
   // Checked before the hour-long run, given or not.
@@ -442,34 +448,57 @@ int main(int argc, char** argv) {
   tools::ignore_file_size_signal();
   try {
     nlohmann::json out;
-    std::printf("throughput, WAL sync off (medians of %d)\n", s.repeats);
-    out["nosync"] = measure_throughput(s, false);
-    std::printf("throughput, WAL sync on (medians of %d)\n", s.repeats);
-    out["sync"] = measure_throughput(s, true);
-    std::printf("ceilings, WAL sync off (medians of %d)\n", s.repeats);
-    out["ceilings"] = measure_ceilings(s);
-    std::printf("latency at one client (medians of %d)\n", s.repeats);
-    out["latency"] = measure_latency(s);
-    std::printf("synchronous API loop (medians of %d)\n", s.repeats);
-    out["sync_loop"] = measure_sync_loop(s);
-    std::printf("one hot entity (medians of %d)\n", s.repeats);
-    out["hot_entity"] = measure_hot_entity(s);
-    std::printf("idle\n");
-    out["idle"] = measure_idle_cpu(s.idle_seconds);
-    std::printf("replay\n");
-    out["replay"] = measure_replay(std::max(s.repeats, 3));
-    std::printf("spawn\n");
-    out["spawn"] = measure_spawn(s.spawn_count);
+    auto wanted = [&](const char* name) {
+      return only.empty() || std::find(only.begin(), only.end(), name) != only.end();
+    };
+    if (wanted("nosync")) {
+      std::printf("throughput, WAL sync off (medians of %d)\n", s.repeats);
+      out["nosync"] = measure_throughput(s, false);
+    }
+    if (wanted("sync")) {
+      std::printf("throughput, WAL sync on (medians of %d)\n", s.repeats);
+      out["sync"] = measure_throughput(s, true);
+    }
+    if (wanted("ceilings")) {
+      std::printf("ceilings, WAL sync off (medians of %d)\n", s.repeats);
+      out["ceilings"] = measure_ceilings(s);
+    }
+    if (wanted("latency")) {
+      std::printf("latency at one client (medians of %d)\n", s.repeats);
+      out["latency"] = measure_latency(s);
+    }
+    if (wanted("sync_loop")) {
+      std::printf("synchronous API loop (medians of %d)\n", s.repeats);
+      out["sync_loop"] = measure_sync_loop(s);
+    }
+    if (wanted("hot_entity")) {
+      std::printf("one hot entity (medians of %d)\n", s.repeats);
+      out["hot_entity"] = measure_hot_entity(s);
+    }
+    if (wanted("idle")) {
+      std::printf("idle\n");
+      out["idle"] = measure_idle_cpu(s.idle_seconds);
+    }
+    if (wanted("replay")) {
+      std::printf("replay\n");
+      out["replay"] = measure_replay(std::max(s.repeats, 3));
+    }
+    if (wanted("spawn")) {
+      std::printf("spawn\n");
+      out["spawn"] = measure_spawn(s.spawn_count);
+    }
     std::ofstream json{json_path};
     json << out.dump(2) << '\n';
     std::ofstream data{data_path};
-    data << "# clients baseline_nosync actors_nosync baseline_sync actors_sync\n";
-    for (std::size_t i = 0; i < out["nosync"].size(); ++i)
-      data << out["nosync"][i]["clients"] << ' '
-           << out["nosync"][i]["baseline_events_per_second"] << ' '
-           << out["nosync"][i]["actor_events_per_second"] << ' '
-           << out["sync"][i]["baseline_events_per_second"] << ' '
-           << out["sync"][i]["actor_events_per_second"] << '\n';
+    if (out.contains("nosync") && out.contains("sync")) {
+      data << "# clients baseline_nosync actors_nosync baseline_sync actors_sync\n";
+      for (std::size_t i = 0; i < out["nosync"].size(); ++i)
+        data << out["nosync"][i]["clients"] << ' '
+             << out["nosync"][i]["baseline_events_per_second"] << ' '
+             << out["nosync"][i]["actor_events_per_second"] << ' '
+             << out["sync"][i]["baseline_events_per_second"] << ' '
+             << out["sync"][i]["actor_events_per_second"] << '\n';
+    }
     json.close();
     data.close();
     if (!json || !data)

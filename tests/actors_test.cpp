@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <numeric>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -276,7 +277,7 @@ TEST_CASE("group commit: one conflicting append never fails its neighbours",
   gate->close_gate();
   auto first = self->request(storage, caf::infinite, append_atom::value,
                              make_append(busy, 0));
-  gate->wait_for_waiting(1);
+  REQUIRE(gate->wait_for_waiting(1));
   std::vector<decltype(first)> queued;
   constexpr int fresh = 6;
   std::vector<entity_id> ids;
@@ -337,7 +338,10 @@ TEST_CASE("a store that stops answering gives a timeout, not a hang",
 TEST_CASE("a store that fails to write gives a storage failure, and the entity "
           "recovers",
           "[actors][bad-input]") {
-  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  // Through the storage actor, and appended directly by the entity actor.
+  auto waits_for_device = GENERATE(true, false);
+  CAPTURE(waits_for_device);
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>(), waits_for_device);
   application app{gate};
   auto accounts = app.entities<bank::account>();
   auto account = accounts.create(bank::open{"ada"});
@@ -507,7 +511,7 @@ TEST_CASE("closing the application answers every command and loses no "
   auto seen = std::make_shared<outcomes>();
   gate->close_gate();
   app->system().spawn(change_all, app->registries<example::entity>().front(), ids, seen);
-  gate->wait_for_waiting(1); // at least one append is held in the store
+  REQUIRE(gate->wait_for_waiting(1)); // at least one append is held in the store
   // CAF 0.17 hangs when an actor system is destroyed on another thread than
   // the one that made it: close here, and open the gate from a helper.
   std::thread opener{[&] {
@@ -534,6 +538,151 @@ TEST_CASE("closing the application answers every command and loses no "
   CHECK(acknowledged >= 1); // the append held at the gate completed
 }
 
+TEST_CASE("an entity actor appends directly when its store does not wait for a "
+          "device and its shard is idle, and through the storage actor otherwise",
+          "[actors][direct-appends]") {
+  struct expectation {
+    bool waits_for_device;
+    bool allow_direct;
+    bool direct;
+  };
+  auto [waits_for_device, allow_direct, direct]
+    = GENERATE(expectation{false, true, true}, expectation{true, true, false},
+               expectation{false, false, false});
+  CAPTURE(waits_for_device, allow_direct);
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>(), waits_for_device);
+  application_config config;
+  config.allow_direct_appends = allow_direct;
+  application app{gate, config};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.create(bank::open{"ada"});
+  accounts.execute(account, bank::deposit{5});
+  auto stale = account;
+  accounts.execute(account, bank::deposit{7});
+  CHECK(failure_of([&] { accounts.execute(stale, bank::deposit{1}); }).code
+        == ec::conflict);
+  CHECK(account.version == 3);
+  CHECK(accounts.get(account.id).state.balance == 12);
+  CHECK(gate->single_appends() == (direct ? 3 : 0));
+  CHECK(gate->batch_sizes().size() == (direct ? 0u : 3u));
+}
+
+TEST_CASE("while a direct append runs, the shard's other appends go to the "
+          "storage actor, and once all are answered appends are direct again",
+          "[actors][direct-appends]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>(), false);
+  caf::actor_system_config cfg;
+  cfg.add_message_types<caf::id_block::cafes>();
+  add_error_category(cfg);
+  cfg.set("scheduler.max-threads", 4); // one is held in the store below
+  caf::actor_system system{cfg};
+  auto direct = std::make_shared<direct_appends>(gate);
+  storage_actor_options options;
+  options.direct = direct;
+  auto storage = spawn_storage_actor(system, gate, options);
+  auto registry = spawn_registry(system, erase<example::entity>(),
+                                 {storage_shard{storage, direct}}, {});
+  // Ends both actors however the test ends: the system waits for them.
+  struct stop_on_exit {
+    registry_actor registry;
+    storage_actor storage;
+    ~stop_on_exit() {
+      caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+    }
+  } stopper{registry, storage};
+  caf::scoped_actor self{system};
+  auto run = [&](const entity_id& id, std::uint64_t expected) {
+    example::entity::command command = example::change_foo{"next"};
+    if (expected == 0)
+      command = example::create{"first"};
+    return self->request(registry, caf::infinite, execute_atom::value, id,
+                         command_envelope{std::move(command), expected});
+  };
+  auto expect_version = [](std::uint64_t version) {
+    return [version](entity_snapshot& s) { CHECK(s.version == version); };
+  };
+  auto unexpected = [](caf::error& err) { FAIL(to_string(to_failure(err))); };
+  std::vector<entity_id> ids(5);
+  for (auto& id : ids) {
+    id = uuid::random();
+    run(id, 0).receive(expect_version(1), unexpected);
+  }
+  REQUIRE(gate->single_appends() == 5); // one at a time: every one direct
+  REQUIRE(gate->batch_sizes().empty());
+
+  gate->close_gate();
+  auto held_direct = run(ids[0], 1);
+  REQUIRE(gate->wait_for_waiting(1)); // on a scheduler thread, in the store
+  auto held_batch = run(ids[1], 1);
+  REQUIRE(gate->wait_for_waiting(2)); // on the storage actor's thread, in the store
+  std::vector<decltype(held_batch)> queued;
+  for (std::size_t i = 2; i < ids.size(); ++i)
+    queued.push_back(run(ids[i], 1));
+  // Counted in before they are sent: 1 direct + 1 held + 3 queued.
+  for (int polls = 0; direct->pending() < 5 && polls < 10'000; ++polls)
+    std::this_thread::sleep_for(1ms);
+  REQUIRE(direct->pending() == 5);
+  gate->open_gate();
+  held_direct.receive(expect_version(2), unexpected);
+  held_batch.receive(expect_version(2), unexpected);
+  for (auto& handle : queued)
+    handle.receive(expect_version(2), unexpected);
+  CHECK(gate->single_appends() == 6);
+  auto sizes = gate->batch_sizes();
+  REQUIRE(!sizes.empty());
+  CHECK(sizes.front() == 1);
+  CHECK(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}) == 4);
+  CHECK(direct->pending() == 0);
+  run(ids[0], 2).receive(expect_version(3), unexpected);
+  CHECK(gate->single_appends() == 7); // the shard is idle again: direct
+  for (const auto& id : ids)
+    CHECK(*gate->head(id) == (id == ids[0] ? 3u : 2u));
+}
+
+TEST_CASE("requests that queued up while an entity appended are decided together "
+          "and go to the storage actor as one append",
+          "[actors][direct-appends]") {
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>(), false);
+  application_config config;
+  config.scheduler_threads = 4; // one is held in the store below
+  application app{gate, config};
+  const auto& registries = app.registries<example::entity>();
+  auto id = uuid::random();
+  const auto& registry = registries[shard_of(id, registries.size())];
+  caf::scoped_actor self{app.system()};
+  auto run = [&](std::uint64_t expected) {
+    example::entity::command command = example::change_foo{"next"};
+    if (expected == 0)
+      command = example::create{"first"};
+    return self->request(registry, caf::infinite, execute_atom::value, id,
+                         command_envelope{std::move(command), expected});
+  };
+  auto expect_version = [](std::uint64_t version) {
+    return [version](entity_snapshot& s) { CHECK(s.version == version); };
+  };
+  auto unexpected = [](caf::error& err) { FAIL(to_string(to_failure(err))); };
+  run(0).receive(expect_version(1), unexpected);
+
+  gate->close_gate();
+  auto first = run(1);
+  REQUIRE(gate->wait_for_waiting(1)); // the entity actor is in the store, appending
+  std::vector<decltype(first)> queued;
+  for (std::uint64_t expected = 2; expected <= 4; ++expected)
+    queued.push_back(run(expected));
+  // The registry answers in order: once it has, it has handed all three to
+  // the entity actor's mailbox.
+  self->request(registry, caf::infinite, stats_atom::value)
+    .receive([](const registry_stats&) {}, unexpected);
+  gate->open_gate();
+  first.receive(expect_version(2), unexpected);
+  for (std::uint64_t i = 0; i < queued.size(); ++i)
+    queued[i].receive(expect_version(3 + i), unexpected);
+  CHECK(gate->single_appends() == 2); // the create and the first change
+  CHECK(gate->batch_sizes() == std::vector<std::size_t>{1}); // one append, 3 events
+  CHECK(*gate->head(id) == 5);
+}
+
 TEST_CASE("a closing registry refuses new requests and waits for held commands",
           "[actors][shutdown]") {
   auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
@@ -557,7 +706,7 @@ TEST_CASE("a closing registry refuses new requests and waits for held commands",
 
   gate->close_gate();
   auto held = run(1, "bar2");
-  gate->wait_for_waiting(1); // the append is in the store, not yet answered
+  REQUIRE(gate->wait_for_waiting(1)); // the append is in the store, not yet answered
   self->send_exit(registry, caf::exit_reason::user_shutdown);
   std::optional<failure> refused;
   self->request(registry, caf::infinite, caf::get_atom::value, id)

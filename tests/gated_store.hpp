@@ -1,8 +1,10 @@
 #pragma once
-// A store decorator for tests: records batch sizes, can hold every call at a
-// gate until the test opens it (a store that stops answering), and can fail
-// every append as a full disk would.
+// A store decorator for tests: records batch sizes and single appends, can
+// hold every call at a gate until the test opens it (a store that stops
+// answering), can fail every append as a full disk would, and says whether
+// its appends wait for a device as the test wants.
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 
@@ -12,7 +14,11 @@ namespace cafes::testing {
 
 class gated_store final : public event_store {
 public:
-  explicit gated_store(std::shared_ptr<event_store> inner) : inner_(std::move(inner)) {}
+  /// `waits_for_device` is what appends_wait_for_device() answers: true
+  /// sends every append of an application to its storage actors, false lets
+  /// entity actors append directly while their shard is idle.
+  explicit gated_store(std::shared_ptr<event_store> inner, bool waits_for_device = true)
+    : inner_(std::move(inner)), waits_for_device_(waits_for_device) {}
 
   /// From now on, calls wait until `open_gate`.
   void close_gate() {
@@ -28,10 +34,12 @@ public:
     changed_.notify_all();
   }
 
-  /// Waits until `count` calls are held at the closed gate.
-  void wait_for_waiting(int count) {
+  /// Waits until `count` calls are held at the closed gate. Returns false
+  /// when that has not happened within 20 s (the test then fails
+  /// instead of hanging).
+  [[nodiscard]] bool wait_for_waiting(int count) {
     std::unique_lock lock{mutex_};
-    changed_.wait(lock, [&] { return waiting_ >= count; });
+    return changed_.wait_for(lock, hold_limit, [&] { return waiting_ >= count; });
   }
 
   /// While on, every append fails with ec::storage_failure and writes nothing.
@@ -46,7 +54,20 @@ public:
     return batch_sizes_;
   }
 
+  /// Calls of `append` so far (an entity actor's direct appends, and the
+  /// test's own).
+  int single_appends() {
+    std::lock_guard guard{mutex_};
+    return single_appends_;
+  }
+
+  bool appends_wait_for_device() const noexcept override { return waits_for_device_; }
+
   result<std::uint64_t> append(const append_request& request) override {
+    {
+      std::lock_guard guard{mutex_};
+      ++single_appends_;
+    }
     pass();
     if (failing())
       return injected_failure();
@@ -93,20 +114,27 @@ private:
     return failing_;
   }
 
+  /// Holds the caller while the gate is closed, for at most 20 s: a
+  /// test that fails with the gate closed must not hang its application's
+  /// shutdown.
   void pass() {
     std::unique_lock lock{mutex_};
     ++waiting_;
     changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
+    changed_.wait_for(lock, hold_limit, [&] { return open_; });
     --waiting_;
   }
 
+  static constexpr std::chrono::seconds hold_limit{20};
+
   std::shared_ptr<event_store> inner_;
+  const bool waits_for_device_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool open_ = true;
   bool failing_ = false;
   int waiting_ = 0;
+  int single_appends_ = 0;
   std::vector<std::size_t> batch_sizes_;
 };
 

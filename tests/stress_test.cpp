@@ -96,7 +96,7 @@ TEST_CASE("stress: a stop ends the run early, and what ran is answered and verif
   gate->close_gate();
   stress::report report;
   std::thread running{[&] { report = stress::run(gate, opts); }};
-  gate->wait_for_waiting(1); // under way: the store holds a call
+  REQUIRE(gate->wait_for_waiting(1)); // under way: the store holds a call
   stop = true;
   gate->open_gate();
   running.join();

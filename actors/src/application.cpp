@@ -45,15 +45,13 @@ application::application(std::shared_ptr<event_store> store,
   auto& cfg = *system_config_;
   cfg.add_message_types<caf::id_block::cafes>();
   add_error_category(cfg);
-  // CAF's idle workers poll aggressively by default (100 + 500 attempts);
-  // on 2 cores that spinning starves the store threads. 10 aggressive
-  // attempts measured ~49k -> ~60k commands/s in cafes-stress (10k
-  // entities, 500 clients). The moderate phase is skipped: it sleeps 50 us
-  // (~140 us here) between polls and a new message cannot wake it, so every
-  // message from a thread outside the scheduler (the storage actors, the
-  // synchronous API) waited for it. Without it an idle worker goes straight
-  // to its condition variable, which a new job signals: cafes-stress at 1
-  // client, p50 105 -> 58 us; at 512 clients no change beyond noise.
+  // CAF's idle workers poll aggressively, then moderately (a 50 us sleep,
+  // ~140 us here, between polls that a new message cannot cut short), then
+  // wait on a condition variable that a new job signals. The moderate phase
+  // is skipped: every message from a thread outside the scheduler (the
+  // storage actors, the synchronous API) waited for it (cafes-stress at 1
+  // client, p50 105 -> 58 us). The aggressive phase is the caller's choice
+  // (see application_config::poll_attempts).
   set_option(cfg, "work-stealing.aggressive-poll-attempts", config_.poll_attempts);
   set_option(cfg, "work-stealing.moderate-poll-attempts", std::size_t{0});
   if (config_.scheduler_threads > 0)
@@ -61,8 +59,15 @@ application::application(std::shared_ptr<event_store> store,
   system_ = std::make_unique<caf::actor_system>(cfg);
   delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);
-  for (std::size_t i = 0; i < shards; ++i)
-    storage_.push_back(spawn_storage_actor(*system_, store_, {config_.max_batch}));
+  bool direct = config_.allow_direct_appends && !store_->appends_wait_for_device();
+  for (std::size_t i = 0; i < shards; ++i) {
+    storage_actor_options options;
+    options.max_batch = config_.max_batch;
+    if (direct)
+      options.direct = std::make_shared<direct_appends>(store_);
+    storage_.push_back(spawn_storage_actor(*system_, store_, options));
+    shards_.emplace_back(storage_.back(), options.direct);
+  }
 }
 
 application::~application() {
@@ -81,6 +86,11 @@ application::~application() {
   for (auto& storage : storage_)
     caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
   storage_.clear();
+  shards_.clear();
+  {
+    std::lock_guard guard{callers_mutex_};
+    callers_.clear();
+  }
   caf::anon_send_exit(delays_, caf::exit_reason::user_shutdown);
   delays_ = nullptr;
   system_.reset(); // waits for every actor
@@ -99,25 +109,67 @@ application::registries(const std::shared_ptr<const erased_aggregate>& aggregate
   options.delays = delays_;
   std::vector<registry_actor> shards;
   for (std::size_t i = 0, n = shard_count(config_.registry_shards); i < n; ++i)
-    shards.push_back(spawn_registry(*system_, aggregate, storage_, options));
+    shards.push_back(spawn_registry(*system_, aggregate, shards_, options));
   return registries_.emplace(std::string{aggregate->name()}, std::move(shards))
     .first->second;
+}
+
+std::unique_ptr<caf::scoped_actor> application::take_caller() {
+  {
+    std::lock_guard guard{callers_mutex_};
+    if (!callers_.empty()) {
+      auto caller = std::move(callers_.back());
+      callers_.pop_back();
+      return caller;
+    }
+  }
+  // Hidden: a parked caller must not keep the actor system waiting for it.
+  return std::make_unique<caf::scoped_actor>(*system_, true);
+}
+
+void application::return_caller(std::unique_ptr<caf::scoped_actor> caller) {
+  std::lock_guard guard{callers_mutex_};
+  if (callers_.size() < max_parked_callers)
+    callers_.push_back(std::move(caller));
 }
 
 result<entity_snapshot> application::call(const registry_actor& registry,
                                           const entity_id& id,
                                           std::optional<command_envelope> command) {
-  caf::scoped_actor self{*system_};
+  auto caller = take_caller();
+  auto& self = *caller;
   std::optional<result<entity_snapshot>> out;
+  bool timed_out = false;
   auto on_snapshot = [&](entity_snapshot& snapshot) { out.emplace(std::move(snapshot)); };
   auto on_error = [&](caf::error& err) { out.emplace(to_failure(err)); };
-  if (command)
-    self->request(registry, config_.request_timeout, execute_atom::value, id,
-                  std::move(*command))
-      .receive(on_snapshot, on_error);
-  else
-    self->request(registry, config_.request_timeout, caf::get_atom::value, id)
-      .receive(on_snapshot, on_error);
+  auto on_timeout = [&] {
+    timed_out = true;
+    out.emplace(failure::make(ec::timeout, "no answer within "
+                                             + std::to_string(config_.request_timeout.count())
+                                             + " ms"));
+  };
+  // No timeout on the request itself: CAF would put it into its clock
+  // thread's schedule and take it out again, a wake-up of that thread per
+  // call. The receive below waits on the caller's own mailbox instead.
+  auto handle = command ? self->request(registry, caf::infinite, execute_atom::value, id,
+                                        std::move(*command))
+                              .id()
+                        : self->request(registry, caf::infinite, caf::get_atom::value, id)
+                              .id();
+  // A blocked caller is woken by the reply (a futex wake, ~5-20 us here);
+  // the answer usually comes sooner than that, so look first.
+  if (config_.reply_spin.count() > 0) {
+    auto until = std::chrono::steady_clock::now() + config_.reply_spin;
+    while (!self->has_next_message() && std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+  }
+  caf::blocking_actor::accept_one_cond one;
+  self->varargs_receive(one, handle, on_snapshot, on_error,
+                        caf::after(config_.request_timeout) >> on_timeout);
+  // A caller whose request timed out would find the late answer in its
+  // mailbox later: it is dropped, not reused.
+  if (!timed_out)
+    return_caller(std::move(caller));
   return std::move(*out);
 }
 

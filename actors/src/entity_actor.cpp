@@ -52,10 +52,9 @@ struct entity_state {
   static inline const char* name = "cafes.entity";
 
   entity_id id;
-  std::shared_ptr<const erased_aggregate> aggregate;
-  storage_actor storage;
-  caf::weak_actor_ptr registry;
-  entity_options options;
+  /// Shared with the other actors of this registry and storage shard.
+  std::shared_ptr<const entity_context> context;
+  const erased_aggregate* aggregate = nullptr; // context->aggregate, for brevity
   /// What the store holds: the state and version after the last
   /// acknowledged append.
   std::any state;
@@ -74,6 +73,8 @@ struct entity_state {
   bool busy = false;
   /// The registry asked us to stop: quit once everything queued is answered.
   bool stop_requested = false;
+  /// A decide message to ourselves is queued (see enqueue).
+  bool decide_sent = false;
 };
 
 using entity_pointer = entity_actor::stateful_pointer<entity_state>;
@@ -143,7 +144,7 @@ void fail_waiting(entity_pointer self, const caf::error& err) {
 void reload(entity_pointer self) {
   auto& st = self->state;
   st.busy = true;
-  self->request(st.storage, storage_timeout(st.options), read_atom::value, st.id,
+  self->request(st.context->storage.actor, storage_timeout(st.context->options), read_atom::value, st.id,
                 std::uint64_t{1}, last_version)
     .await(
       [=](std::vector<event_record>& events) {
@@ -163,16 +164,16 @@ void reload(entity_pointer self) {
 }
 
 /// Waits the backoff of `attempt` before going on; other messages wait
-/// meanwhile, so requests keep their order, and no thread sleeps.
-void back_off(entity_pointer self, int attempt) {
+/// meanwhile, so requests keep their order, and no thread sleeps. Returns
+/// false when there is nothing to wait for (go on now).
+bool back_off(entity_pointer self, int attempt) {
   auto& st = self->state;
-  auto wait = backoff(st.options.retry, attempt);
-  if (!st.options.delays || wait.count() == 0) {
-    process(self);
-    return;
-  }
+  const auto& options = st.context->options;
+  auto wait = backoff(options.retry, attempt);
+  if (!options.delays || wait.count() == 0)
+    return false;
   st.busy = true;
-  self->request(st.options.delays, caf::infinite, delay_atom::value,
+  self->request(options.delays, caf::infinite, delay_atom::value,
                 static_cast<std::uint64_t>(wait.count()))
     .await(
       [=](delay_atom) {
@@ -184,6 +185,7 @@ void back_off(entity_pointer self, int attempt) {
         fail_waiting(self, err);
         process(self);
       });
+  return true;
 }
 
 /// Answers every request of a settled batch.
@@ -203,13 +205,14 @@ void answer_batch(std::vector<decided>& batch) {
 /// are decided again on the reloaded state after a jittered backoff,
 /// within their budget. Other errors go to the commands that wrote; the
 /// rest of the batch, decided on events that were not stored, is decided
-/// again.
-void on_batch_failure(entity_pointer self, const caf::error& err) {
+/// again. Returns the attempt whose backoff to wait before deciding again
+/// (1: none).
+int settle_failure(entity_pointer self, const caf::error& err) {
   auto& st = self->state;
   auto flight = std::move(st.flight);
   st.loaded = false;
   auto problem = to_failure(err);
-  const auto& policy = st.options.retry;
+  const auto& policy = st.context->options.retry;
   std::vector<queued> again;
   int highest_attempt = 1;
   for (auto& d : flight->batch) {
@@ -228,10 +231,63 @@ void on_batch_failure(entity_pointer self, const caf::error& err) {
   }
   st.waiting.insert(st.waiting.begin(), std::make_move_iterator(again.begin()),
                     std::make_move_iterator(again.end()));
-  if (highest_attempt > 1)
-    back_off(self, highest_attempt);
-  else
-    process(self);
+  return highest_attempt;
+}
+
+/// The batch's append was acknowledged at `new_version`: its state becomes
+/// the entity's, and every request of it gets its answer.
+void settle_success(entity_pointer self, std::uint64_t new_version) {
+  auto& st = self->state;
+  auto settled = std::move(st.flight);
+  st.state = std::move(settled->pending_state);
+  st.version = new_version;
+  answer_batch(settled->batch);
+}
+
+/// Logs a failed append that is news (conflicts and refusals are answers).
+void log_failure(const failure& problem) {
+  if (problem.code != ec::conflict && problem.code != ec::invalid_argument)
+    logger()->warn("append failed: {}", to_string(problem));
+}
+
+/// Stores the batch in flight. A lone request, while the storage shard is
+/// idle and its store's appends do not wait for a device, is appended right
+/// here and settled on return. Otherwise the append goes to the storage
+/// actor and is settled when the answer comes (then the queue moves on):
+/// a batch of several requests means a hot entity, which keeps taking
+/// commands while its append is in flight, so its next batch grows (one
+/// hot entity, 64 clients: 127k events/s appending here, 173k there).
+void store_batch(entity_pointer self, append_request request) {
+  auto& st = self->state;
+  const auto& storage = st.context->storage;
+  if (auto* direct = storage.direct.get();
+      direct && st.flight->batch.size() == 1 && direct->try_begin()) {
+    auto outcome = direct->store().append(request);
+    direct->end();
+    if (outcome) {
+      settle_success(self, *outcome);
+      return;
+    }
+    log_failure(outcome.error());
+    auto attempt = settle_failure(self, to_caf_error(outcome.error()));
+    if (attempt > 1)
+      back_off(self, attempt);
+    return;
+  }
+  if (storage.direct)
+    storage.direct->queued();
+  self->request(storage.actor, storage_timeout(st.context->options), append_atom::value,
+                std::move(request))
+    .then(
+      [=](std::uint64_t new_version) {
+        settle_success(self, new_version);
+        process(self);
+      },
+      [=](caf::error& err) {
+        auto attempt = settle_failure(self, err);
+        if (attempt <= 1 || !back_off(self, attempt))
+          process(self);
+      });
 }
 
 /// Decides the waiting requests in order on the current state, each
@@ -298,22 +354,12 @@ void start_batch(entity_pointer self) {
   }
   flight->pending_state = std::move(running_state);
   st.flight = std::move(flight);
-  self->request(st.storage, storage_timeout(st.options), append_atom::value,
-                std::move(request))
-    .then(
-      [=](std::uint64_t new_version) {
-        auto& st = self->state;
-        auto settled = std::move(st.flight);
-        st.state = std::move(settled->pending_state);
-        st.version = new_version;
-        answer_batch(settled->batch);
-        process(self);
-      },
-      [=](caf::error& err) { on_batch_failure(self, err); });
+  store_batch(self, std::move(request));
 }
 
 /// Moves the queue on: loads when needed, starts a batch when none is in
-/// flight, and quits when asked to once everything is answered.
+/// flight (a direct append settles it before start_batch returns, and the
+/// loop goes on), and quits when asked to once everything is answered.
 void process(entity_pointer self) {
   auto& st = self->state;
   while (!st.flight && !st.busy) {
@@ -332,23 +378,31 @@ void process(entity_pointer self) {
 
 void enqueue(entity_pointer self, std::optional<command_envelope> command,
              snapshot_promise promise) {
-  self->state.waiting.push_back(queued{std::move(command), std::move(promise)});
+  auto& st = self->state;
+  st.waiting.push_back(queued{std::move(command), std::move(promise)});
+  // More messages wait in the mailbox: decide them with this one, in one
+  // batch, once they are in. A decide message of our own queues up behind
+  // them. Without it, a hot entity whose appends run on its own thread
+  // (direct appends) would append each request alone: the others queue
+  // while it appends (the bench: 33% -> 53% of the store's rate).
+  if (!st.flight && !st.busy && !self->mailbox().empty()) {
+    if (!st.decide_sent) {
+      st.decide_sent = true;
+      self->send(caf::actor_cast<entity_actor>(self), decide_atom::value);
+    }
+    return;
+  }
   process(self);
 }
 
 entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
-                                            std::shared_ptr<const erased_aggregate> aggregate,
-                                            storage_actor storage,
-                                            caf::strong_actor_ptr registry,
-                                            entity_options options) {
+                                            std::shared_ptr<const entity_context> context) {
   auto& st = self->state;
   st.id = id;
-  st.aggregate = std::move(aggregate);
-  st.storage = std::move(storage);
-  // Weak: the registry owns us, not the other way round.
-  st.registry = caf::weak_actor_ptr{registry.get()};
-  st.options = options;
+  st.context = std::move(context);
+  st.aggregate = st.context->aggregate.get();
   st.state = st.aggregate->initial_state();
+  const auto& options = st.context->options;
   auto idle = options.idle_timeout.count() > 0 ? caf::duration{options.idle_timeout}
                                                : caf::duration{caf::infinite};
   return {
@@ -366,11 +420,15 @@ entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
       self->state.stop_requested = true;
       process(self);
     },
+    [=](decide_atom) {
+      self->state.decide_sent = false;
+      process(self);
+    },
     caf::after(idle) >> [=] {
       auto& st = self->state;
       if (st.passivation_requested)
         return;
-      if (auto registry = st.registry.lock()) {
+      if (auto registry = st.context->registry.lock()) {
         st.passivation_requested = true;
         self->send(caf::actor_cast<passivation_listener>(registry),
                    passivate_atom::value, st.id);
@@ -384,12 +442,8 @@ entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
 } // namespace
 
 entity_actor spawn_entity_actor(caf::local_actor& parent, entity_id id,
-                                std::shared_ptr<const erased_aggregate> aggregate,
-                                storage_actor storage,
-                                caf::strong_actor_ptr registry,
-                                entity_options options) {
-  return parent.spawn(entity_behavior, id, std::move(aggregate), std::move(storage),
-                      std::move(registry), options);
+                                std::shared_ptr<const entity_context> context) {
+  return parent.spawn(entity_behavior, id, std::move(context));
 }
 
 } // namespace cafes

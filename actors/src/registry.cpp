@@ -28,9 +28,8 @@ struct entry {
 struct registry_state {
   static inline const char* name = "cafes.registry";
 
-  std::shared_ptr<const erased_aggregate> aggregate;
-  std::vector<storage_actor> storage;
-  entity_options options;
+  /// One per storage shard, shared by the entity actors of that shard.
+  std::vector<std::shared_ptr<const entity_context>> contexts;
   std::unordered_map<entity_id, entry> entities;
   std::unordered_map<caf::actor_addr, entity_id> stopping;
   registry_stats stats;
@@ -50,9 +49,7 @@ using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
 entry& spawn_into(registry_pointer self, entry& slot, const entity_id& id) {
   auto& st = self->state;
-  slot.actor = spawn_entity_actor(*self, id, st.aggregate,
-                                  st.storage[shard_of(id, st.storage.size())],
-                                  self->ctrl(), st.options);
+  slot.actor = spawn_entity_actor(*self, id, st.contexts[shard_of(id, st.contexts.size())]);
   slot.stopping = false;
   self->monitor(slot.actor);
   ++st.stats.spawned;
@@ -144,12 +141,13 @@ void on_entity_down(registry_pointer self, const caf::down_msg& msg) {
 
 registry_actor::behavior_type registry_behavior(registry_pointer self,
                                                 std::shared_ptr<const erased_aggregate> aggregate,
-                                                std::vector<storage_actor> storage,
+                                                std::vector<storage_shard> storage,
                                                 entity_options options) {
   auto& st = self->state;
-  st.aggregate = std::move(aggregate);
-  st.storage = std::move(storage);
-  st.options = options;
+  for (auto& shard : storage)
+    // Weak: the registry owns its entity actors, not the other way round.
+    st.contexts.push_back(std::make_shared<const entity_context>(
+      entity_context{aggregate, std::move(shard), caf::weak_actor_ptr{self->ctrl()}, options}));
   self->set_down_handler([=](caf::down_msg& msg) { on_entity_down(self, msg); });
   self->set_exit_handler([=](caf::exit_msg& msg) {
     auto& st = self->state;
@@ -209,7 +207,7 @@ std::size_t shard_of(const entity_id& id, std::size_t count) {
 
 registry_actor spawn_registry(caf::actor_system& system,
                               std::shared_ptr<const erased_aggregate> aggregate,
-                              std::vector<storage_actor> storage,
+                              std::vector<storage_shard> storage,
                               entity_options options) {
   return system.spawn(registry_behavior, std::move(aggregate), std::move(storage),
                       options);

@@ -37,7 +37,7 @@ void deliver(caf::response_promise& promise, result<T>&& outcome) {
 
 /// Runs the batch on the store and answers every request in it. Appends go
 /// first, so a read sees every append taken before it.
-void execute(event_store& store, batch& work) {
+void execute(event_store& store, batch& work, direct_appends* direct) {
   if (!work.appends.empty()) {
     auto outcomes = store.append_batch(work.appends);
     // Conflicts are answers; a store that fails to write is news, once per
@@ -52,6 +52,8 @@ void execute(event_store& store, batch& work) {
     }
     if (failed > 1)
       logger()->warn("{} appends of this group commit failed", failed);
+    if (direct)
+      direct->answered(work.appends.size());
   }
   for (auto& read : work.reads) {
     if (read.head_only)
@@ -97,7 +99,7 @@ void storage_loop(caf::blocking_actor* self, std::shared_ptr<event_store> store,
            && self->has_next_message())
       self->receive(on_append, on_read, on_head, on_exit,
                     caf::after(std::chrono::seconds{0}) >> [&] { drained = true; });
-    execute(*store, work);
+    execute(*store, work, options.direct.get());
   }
 }
 

@@ -372,6 +372,10 @@ const rocksdb_options& rocksdb_store::options() const noexcept {
   return impl_->options;
 }
 
+bool rocksdb_store::appends_wait_for_device() const noexcept {
+  return impl_->options.sync && !impl_->options.in_memory;
+}
+
 const uuid& rocksdb_store::database_id() const noexcept {
   return impl_->database_id;
 }

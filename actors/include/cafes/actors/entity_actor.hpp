@@ -6,6 +6,8 @@
 #include <chrono>
 #include <memory>
 
+#include <caf/actor_control_block.hpp>
+
 #include <caf/fwd.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -29,7 +31,9 @@ using entity_actor = caf::typed_actor<
   // The current snapshot; ec::not_found for an entity with no events.
   caf::replies_to<caf::get_atom>::with<entity_snapshot>,
   // From the registry: finish what is queued, then stop.
-  caf::reacts_to<stop_atom>>;
+  caf::reacts_to<stop_atom>,
+  // From the actor itself: decide the requests that queued up meanwhile.
+  caf::reacts_to<decide_atom>>;
 
 /// How a command without an expected version is retried when another
 /// writer (another application over the same store) appended first: after
@@ -51,7 +55,10 @@ struct entity_options {
   /// How long to wait for the storage actor: 0 = as long as it takes (it
   /// answers every request once its store call returns; callers have their
   /// own timeouts). A positive value makes a slow store fail the command
-  /// with ec::timeout; the actor then reloads before the next one.
+  /// with ec::timeout; the actor then reloads before the next one. A direct
+  /// append (see direct_appends) runs on the actor's thread and has no
+  /// timeout: it is only used for stores whose appends do not wait for a
+  /// device.
   std::chrono::milliseconds storage_timeout{0};
   /// Retries of commands without an expected version.
   retry_policy retry;
@@ -59,12 +66,20 @@ struct entity_options {
   delay_actor delays;
 };
 
-/// Spawns the actor of entity `id`. `registry` (may be null) receives
-/// `(passivate_atom, id)` when the actor has been idle for `idle_timeout`.
+/// What the entity actors of one registry and storage shard share: one copy
+/// per shard, not one per actor (a million actors may be resident).
+struct entity_context {
+  std::shared_ptr<const erased_aggregate> aggregate;
+  /// Where appends and reads go.
+  storage_shard storage;
+  /// Receives `(passivate_atom, id)` from an actor idle for
+  /// `options.idle_timeout`; when null (or gone) such an actor just stops.
+  caf::weak_actor_ptr registry;
+  entity_options options;
+};
+
+/// Spawns the actor of entity `id`.
 entity_actor spawn_entity_actor(caf::local_actor& parent, entity_id id,
-                                std::shared_ptr<const erased_aggregate> aggregate,
-                                storage_actor storage,
-                                caf::strong_actor_ptr registry,
-                                entity_options options);
+                                std::shared_ptr<const entity_context> context);
 
 } // namespace cafes

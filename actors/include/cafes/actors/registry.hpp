@@ -27,13 +27,13 @@ using registry_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<registry_stats>>;
 
 /// Spawns a registry for one aggregate. Entity `id` uses
-/// `storage[hash(id) % storage.size()]` (precondition: not empty). On an exit
+/// `storage[shard_of(id, storage.size())]` (precondition: not empty). On an exit
 /// message it refuses new requests (ec::closing), stops every
 /// entity actor it spawned after each has handled what it already queued, a
 /// bounded number at a time, and quits once the last one has ended.
 registry_actor spawn_registry(caf::actor_system& system,
                               std::shared_ptr<const erased_aggregate> aggregate,
-                              std::vector<storage_actor> storage,
+                              std::vector<storage_shard> storage,
                               entity_options options);
 
 /// Returns the shard of `id` among `count` shards (count > 0). Registries and

@@ -58,6 +58,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_ATOM(cafes, cafes, stats_atom, "stats")
   CAF_ADD_ATOM(cafes, cafes, delay_atom, "delay")
   CAF_ADD_ATOM(cafes, cafes, fire_atom, "fire")
+  CAF_ADD_ATOM(cafes, cafes, decide_atom, "decide")
 CAF_END_TYPE_ID_BLOCK(cafes)
 
 // Commands and states hold std::any: they stay inside one process (see

@@ -76,6 +76,11 @@ public:
   /// Errors: `ec::storage_failure`, `ec::storage_unavailable`.
   virtual result<std::vector<entity_id>>
   list_entities(std::optional<entity_id> after, std::size_t limit) = 0;
+
+  /// Returns whether an append waits for a device (a durable sync) before it
+  /// returns. The actors run an append on a scheduler thread only when it
+  /// does not; a store that does not say is taken to wait.
+  virtual bool appends_wait_for_device() const noexcept { return true; }
 };
 
 } // namespace cafes

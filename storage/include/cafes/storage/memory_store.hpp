@@ -20,6 +20,8 @@ public:
   result<std::uint64_t> head(const entity_id& entity) override;
   result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
                                                std::size_t limit) override;
+  /// Returns false: appends only take a mutex.
+  bool appends_wait_for_device() const noexcept override { return false; }
 
 private:
   result<std::uint64_t> append_locked(const append_request& request);

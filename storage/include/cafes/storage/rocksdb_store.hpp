@@ -98,6 +98,9 @@ public:
   result<std::uint64_t> head(const entity_id& entity) override;
   result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
                                                std::size_t limit) override;
+  /// Returns true when appends sync the write-ahead log (`sync`, not
+  /// `in_memory`).
+  bool appends_wait_for_device() const noexcept override;
 
   /// Calls `visit(key, value)` for every key of the database once, in
   /// bytewise key order, over one snapshot: keys cafes did not write too
