@@ -345,6 +345,54 @@ nlohmann::json measure_idle_cpu(double seconds) {
   return {{"seconds", seconds}, {"cpu_share_of_one_core", share}};
 }
 
+/// One entity with a long history: `s.appends` single-event conditional
+/// appends to it, on-disk RocksDB without sync, timed in ten windows. Each
+/// append should cost the same however long the history already is (the
+/// last window against the first), and about what an append to a short
+/// history costs (the baseline loop over many entities, same run).
+nlohmann::json measure_long_history(const settings& s) {
+  constexpr int windows = 10;
+  const auto per_window = std::max<std::uint64_t>(s.appends / windows, 1);
+  std::vector<double> first_us, last_us, baseline_us;
+  std::vector<double> window_us(windows, 0); // of the last run
+  for (int r = 0; r < s.repeats; ++r) {
+    baseline_us.push_back(1e6 / baseline_events_per_second(false, s.appends, s.entities));
+    scratch_dir dir;
+    auto store = open_store(dir.path(), false);
+    auto id = uuid::random();
+    std::uint64_t head = 0;
+    for (int w = 0; w < windows; ++w) {
+      stop_point();
+      auto start = clock_type::now();
+      for (std::uint64_t i = 0; i < per_window; ++i) {
+        auto event = encode(tally::counter::event{tally::added{uuid::random(), 1}});
+        auto version = store->append({id, head, {event_record{{}, 0, uuid::random(), event.type,
+                                                              event.payload, now_ns()}}});
+        if (!version)
+          throw std::runtime_error(to_string(version.error()));
+        head = *version;
+      }
+      window_us[w] = seconds_since(start) * 1e6 / double(per_window);
+    }
+    first_us.push_back(window_us.front());
+    last_us.push_back(window_us.back());
+  }
+  auto growth = median(last_us) / median(first_us);
+  auto against_short = median(last_us) / median(baseline_us);
+  std::printf("  one entity, %llu appends: first %llu %.2f us each, last %llu %.2f us "
+              "each (%.2fx); short histories (baseline loop) %.2f us (last window %.2fx)\n",
+              (unsigned long long)(per_window * windows), (unsigned long long)per_window,
+              median(first_us), (unsigned long long)per_window, median(last_us), growth,
+              median(baseline_us), against_short);
+  return {{"events", per_window * windows},
+          {"first_window_us", median(first_us)},
+          {"last_window_us", median(last_us)},
+          {"last_over_first", growth},
+          {"baseline_us", median(baseline_us)},
+          {"last_over_baseline", against_short},
+          {"windows_us_last_run", window_us}};
+}
+
 nlohmann::json measure_replay(int repeats) {
   constexpr std::uint64_t events = 10'000;
   scratch_dir dir;
@@ -424,8 +472,10 @@ int main(int argc, char** argv) {
     ->check(tools::whole_number(1, 10'000'000))->capture_default_str();
   cli.add_flag("--quick", quick, "small sizes, one repeat (a smoke run)");
   std::vector<std::string> only;
-  const std::vector<std::string> cases{"nosync", "sync",   "ceilings", "latency", "sync_loop",
-                                       "hot_entity", "idle", "replay", "spawn"};
+  const std::vector<std::string> cases{"nosync",     "sync",         "ceilings",
+                                       "latency",    "sync_loop",    "hot_entity",
+                                       "long_history", "idle",       "replay",
+                                       "spawn"};
   cli.add_option("--only", only, "run only these cases (no plot data is written)")
     ->delimiter(',')
     ->check(CLI::IsMember(cases));
@@ -474,6 +524,10 @@ int main(int argc, char** argv) {
     if (wanted("hot_entity")) {
       std::printf("one hot entity (medians of %d)\n", s.repeats);
       out["hot_entity"] = measure_hot_entity(s);
+    }
+    if (wanted("long_history")) {
+      std::printf("one entity with a long history (medians of %d)\n", s.repeats);
+      out["long_history"] = measure_long_history(s);
     }
     if (wanted("idle")) {
       std::printf("idle\n");
