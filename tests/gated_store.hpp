@@ -104,6 +104,17 @@ public:
     return inner_->list_entities(after, limit);
   }
 
+  result<log_page> read_all(std::uint64_t after, std::size_t limit,
+                            const log_filter& filter) override {
+    pass();
+    return inner_->read_all(after, limit, filter);
+  }
+
+  result<std::uint64_t> last_position() override {
+    pass();
+    return inner_->last_position();
+  }
+
 private:
   static failure injected_failure() {
     return failure::make(ec::storage_failure, "disk full (injected)");

@@ -123,6 +123,14 @@ result<state> inspect(const std::string& path, bool read_only) {
     return refuse(path, "its " + std::string{marker_name}
                           + " file is not a cafes marker; cafes wrote nothing there");
   auto [format, id] = *marker;
+  if (format == 1)
+    return refuse(path, "it is a cafes database of format 1, made before the global "
+                        "log; this build reads format "
+                          + std::to_string(format_version)
+                          + ". Nothing was changed. To move its events over, export "
+                            "them with the cafes-admin that made it (cafes-admin "
+                            "export) and import the file with this build's "
+                            "cafes-admin import into a new database");
   if (format != format_version)
     return refuse(path, "it is a cafes database of format " + std::to_string(format)
                           + "; this build reads format "

@@ -13,7 +13,7 @@
 namespace cafes::database_directory {
 
 /// The on-disk format this build reads and writes.
-inline constexpr int format_version = 1;
+inline constexpr int format_version = 2;
 
 /// The marker file every cafes database holds from the moment it is created.
 inline constexpr const char* marker_name = "CAFES";

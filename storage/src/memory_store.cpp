@@ -20,6 +20,8 @@ result<std::uint64_t> memory_store::append_locked(const append_request& request)
     auto& stored = stream.emplace_back(event);
     stored.entity = request.entity;
     stored.version = static_cast<std::uint64_t>(stream.size());
+    stored.position = log_.size() + 1;
+    log_.push_back({request.entity, stored.version, request.aggregate});
   }
   return static_cast<std::uint64_t>(stream.size());
 }
@@ -79,6 +81,33 @@ memory_store::list_entities(std::optional<entity_id> after, std::size_t limit) {
                     out.end());
   out.resize(keep);
   return out;
+}
+
+} // namespace cafes
+
+namespace cafes {
+
+result<log_page> memory_store::read_all(std::uint64_t after, std::size_t limit,
+                                        const log_filter& filter) {
+  std::lock_guard guard{mutex_};
+  log_page page;
+  page.next_after = std::min<std::uint64_t>(after, log_.size());
+  std::size_t looked = 0;
+  for (auto position = page.next_after + 1;
+       position <= log_.size() && page.events.size() < limit && looked < max_log_scan;
+       ++position, ++looked) {
+    const auto& entry = log_[position - 1];
+    const auto& record = streams_.at(entry.entity)[entry.version - 1];
+    if (filter.allows(entry.aggregate, record.type))
+      page.events.push_back(record);
+    page.next_after = position;
+  }
+  return page;
+}
+
+result<std::uint64_t> memory_store::last_position() {
+  std::lock_guard guard{mutex_};
+  return static_cast<std::uint64_t>(log_.size());
 }
 
 } // namespace cafes

@@ -36,6 +36,55 @@ std::string head_key(const entity_id& entity) {
   return prefixed_entity(head_prefix, entity, 0);
 }
 
+std::string log_key(std::uint64_t position) {
+  auto key = log_key_prefix();
+  append_big_endian(key, position);
+  return key;
+}
+
+std::string log_key_prefix() {
+  return prefixed_entity(log_prefix, entity_id{}, 8);
+}
+
+std::string position_key() {
+  return prefixed_entity(position_prefix, entity_id{}, 0);
+}
+
+std::string encode_log_entry(const log_entry& entry) {
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(1 + 16 + 8 + 8 + entry.aggregate.size() + entry.type.size());
+  byte_writer writer{bytes};
+  writer.write(log_entry_format);
+  writer.write(entry.entity);
+  writer.write_big_endian(entry.version);
+  writer.write(entry.aggregate);
+  writer.write(entry.type);
+  return std::string{bytes.begin(), bytes.end()};
+}
+
+result<log_entry> decode_log_entry(std::uint64_t position, std::string_view value) {
+  log_entry entry;
+  byte_reader reader{reinterpret_cast<const std::uint8_t*>(value.data()), value.size()};
+  auto fail = [&](std::string_view why) {
+    return failure::make(ec::decode_failure, "corrupt global log entry at position "
+                                               + std::to_string(position) + ": "
+                                               + std::string{why});
+  };
+  std::uint8_t format = 0;
+  if (!reader.read(format))
+    return fail("empty value");
+  if (format != log_entry_format)
+    return fail("unknown entry format " + std::to_string(format));
+  if (!reader.read(entry.entity) || !reader.read_big_endian(entry.version)
+      || !reader.read(entry.aggregate) || !reader.read(entry.type))
+    return fail("truncated");
+  if (reader.remaining() != 0)
+    return fail("trailing bytes");
+  if (entry.version == 0)
+    return fail("version 0");
+  return entry;
+}
+
 std::string encode_version(std::uint64_t version) {
   std::string out;
   append_big_endian(out, version);
@@ -52,12 +101,20 @@ bool decode_version(std::string_view bytes, std::uint64_t& version) {
 }
 
 std::string encode_event_value(const event_record& record) {
+  return encode_event_value(record, record.position);
+}
+
+std::string encode_event_value(const event_record& record, std::uint64_t position) {
   std::vector<std::uint8_t> bytes;
-  bytes.reserve(1 + 16 + 8 + 4 + record.type.size() + record.payload.size());
+  bytes.reserve(1 + 16 + 8 + 8 + 3 * 16 + 4 + record.type.size() + record.payload.size());
   byte_writer writer{bytes};
   writer.write(event_format);
   writer.write(record.id);
   writer.write(record.timestamp_ns);
+  writer.write(position);
+  writer.write(record.command_id);
+  writer.write(record.correlation_id);
+  writer.write(record.causation_id);
   writer.write(record.type);
   writer.write_raw(record.payload.data(), record.payload.size());
   return std::string{bytes.begin(), bytes.end()};
@@ -83,6 +140,8 @@ result<event_record> decode_event_value(const entity_id& entity,
   if (format != event_format)
     return fail("unknown record format " + std::to_string(format));
   if (!reader.read(record.id) || !reader.read(record.timestamp_ns)
+      || !reader.read(record.position) || !reader.read(record.command_id)
+      || !reader.read(record.correlation_id) || !reader.read(record.causation_id)
       || !reader.read(record.type))
     return fail("truncated header");
   record.payload = reader.read_rest();
@@ -90,16 +149,28 @@ result<event_record> decode_event_value(const entity_id& entity,
 }
 
 std::optional<parsed_key> parse_key(std::string_view key) {
-  if (key.empty() || (key.front() != event_prefix && key.front() != head_prefix))
+  if (key.empty())
     return std::nullopt;
   parsed_key parsed;
-  parsed.kind = key.front() == event_prefix ? key_kind::event : key_kind::head;
+  switch (key.front()) {
+    case event_prefix: parsed.kind = key_kind::event; break;
+    case head_prefix: parsed.kind = key_kind::head; break;
+    case log_prefix: parsed.kind = key_kind::log_entry; break;
+    case position_prefix: parsed.kind = key_kind::position; break;
+    default: return std::nullopt;
+  }
   byte_reader reader{reinterpret_cast<const std::uint8_t*>(key.data()) + 1,
                      key.size() - 1};
   if (!reader.read(parsed.entity))
     return std::nullopt;
+  bool global = parsed.kind == key_kind::log_entry || parsed.kind == key_kind::position;
+  if (global && !parsed.entity.is_nil())
+    return std::nullopt;
   if (parsed.kind == key_kind::event
       && (!reader.read_big_endian(parsed.version) || parsed.version == 0))
+    return std::nullopt;
+  if (parsed.kind == key_kind::log_entry
+      && (!reader.read_big_endian(parsed.position) || parsed.position == 0))
     return std::nullopt;
   if (reader.remaining() != 0)
     return std::nullopt;

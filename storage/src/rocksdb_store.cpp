@@ -124,6 +124,29 @@ struct rocksdb_store::impl {
   /// files and stall, so the store stays in this state until it is closed.
   std::atomic<bool> corrupt{false};
   std::string corruption; // its reason; set once, before `corrupt`
+  /// Taken around assigning global positions and committing: commits that
+  /// carry positions happen one at a time, in position order, so a reader
+  /// (any snapshot) sees a gapless prefix of the log, and a commit that
+  /// fails takes no positions.
+  std::mutex commit_mutex;
+  /// The last committed position; reloaded from the database on (re)open.
+  std::uint64_t last_position = 0;
+
+  /// Reads the global log's last position from the database. Call with the
+  /// database open and no commit running.
+  result<std::uint64_t> stored_last_position() {
+    std::string value;
+    auto status = db->Get(rocksdb::ReadOptions{}, layout::position_key(), &value);
+    if (status.IsNotFound())
+      return std::uint64_t{0};
+    if (!status.ok())
+      return translate(status, "reading the global log's last position");
+    std::uint64_t position = 0;
+    if (!layout::decode_version(value, position))
+      return failure::make(ec::decode_failure,
+                           "corrupt record of the global log's last position");
+    return position;
+  }
 
   rocksdb::Status open_db() {
     if (options.read_only) {
@@ -185,12 +208,20 @@ struct rocksdb_store::impl {
       }
       auto status = open_db();
       if (status.ok()) {
-        write_failed = false;
-        write_failure.clear();
-        reopen_failure.clear();
-        return std::nullopt;
+        // A failed commit may have reached the log after all (a failed
+        // sync): the reopen replayed it, positions and all.
+        auto position = stored_last_position();
+        if (position) {
+          last_position = *position;
+          write_failed = false;
+          write_failure.clear();
+          reopen_failure.clear();
+          return std::nullopt;
+        }
+        reopen_failure = position.error().message;
+      } else {
+        reopen_failure = status.ToString();
       }
-      reopen_failure = status.ToString();
     }
     auto message = "the store stopped writing after a failed write (" + write_failure
                    + ")";
@@ -277,23 +308,46 @@ struct rocksdb_store::impl {
       out = failure::conflict(request.entity, request.expected_version, actual);
       return step::refused;
     }
-    auto version = actual;
-    for (const auto& event : request.events) {
-      ++version;
-      // The head lock makes these keys ours: no per-key check is needed.
-      status = txn.Put(layout::event_key(request.entity, version),
-                       layout::encode_event_value(event));
-      if (!status.ok())
-        return refuse(status);
-    }
-    status = txn.Put(layout::head_key(request.entity),
-                     layout::encode_version(version));
-    if (!status.ok())
-      return refuse(status);
+    // Accepted: the head lock makes this entity's next keys ours. The
+    // writes come in `commit_once`, once positions are known.
     txn.PopSavePoint().PermitUncheckedError();
+    auto version = actual + request.events.size();
     staged[request.entity] = version;
     out = version;
     return step::accepted;
+  }
+
+  /// Writes the accepted requests' events at their versions and at the next
+  /// global positions, their log entries, heads and the last position.
+  /// Call with `commit_mutex` held. Returns the last position written.
+  result<std::uint64_t> write_accepted(rocksdb::Transaction& txn,
+                                       std::span<const append_request> requests,
+                                       const std::vector<std::size_t>& accepted,
+                                       const std::vector<result<std::uint64_t>>& out) {
+    auto position = last_position;
+    for (auto index : accepted) {
+      const auto& request = requests[index];
+      auto version = *out[index] - request.events.size();
+      for (const auto& event : request.events) {
+        ++version;
+        ++position;
+        auto status = txn.Put(layout::event_key(request.entity, version),
+                              layout::encode_event_value(event, position));
+        if (status.ok())
+          status = txn.Put(layout::log_key(position),
+                           layout::encode_log_entry(
+                             {request.entity, version, request.aggregate, event.type}));
+        if (!status.ok())
+          return translate(status, "append to entity " + to_string(request.entity));
+      }
+      auto status = txn.Put(layout::head_key(request.entity), layout::encode_version(version));
+      if (!status.ok())
+        return translate(status, "append to entity " + to_string(request.entity));
+    }
+    auto status = txn.Put(layout::position_key(), layout::encode_version(position));
+    if (!status.ok())
+      return translate(status, "writing the global log's last position");
+    return position;
   }
 
   /// Stages `indices` of `requests` in one transaction and commits it.
@@ -320,7 +374,17 @@ struct rocksdb_store::impl {
       txn->Rollback().PermitUncheckedError();
       return contended;
     }
+    std::lock_guard in_order{commit_mutex};
+    auto written = write_accepted(*txn, requests, accepted, out);
+    if (!written) {
+      txn->Rollback().PermitUncheckedError();
+      for (auto index : accepted)
+        out[index] = written.error();
+      return contended;
+    }
     auto status = txn->Commit();
+    if (status.ok())
+      last_position = *written;
     if (!status.ok()) {
       if (status.IsCorruption())
         record_corruption(status);
@@ -496,6 +560,11 @@ rocksdb_store::open(const rocksdb_options& options) {
     return failure::make(ec::storage_unavailable,
                          "cannot open database at '" + path
                            + "': " + status.ToString());
+  auto position = state->stored_last_position();
+  if (!position)
+    return failure::make(ec::storage_unavailable,
+                         "cannot open database at '" + path + "': " + position.error().message);
+  state->last_position = *position;
   db_options.create_if_missing = false;
   db_options.error_if_exists = false;
   state->write_options.sync = options.sync;
@@ -691,6 +760,89 @@ result<std::uint64_t> rocksdb_store::scan(
     return translate(it->status(), "scan of the database at '" + impl_->path
                                      + "' after " + std::to_string(visited) + " keys");
   return visited;
+}
+
+result<log_page> rocksdb_store::read_all(std::uint64_t after, std::size_t limit,
+                                         const log_filter& filter) {
+  log_page page;
+  page.next_after = after;
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  // One snapshot: commits carrying positions are serialized, so it holds a
+  // gapless prefix of the log, and the events its entries point to.
+  rocksdb::ManagedSnapshot snapshot{*db};
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  read_options.prefix_same_as_start = true; // the log's one prefix, in order
+  std::unique_ptr<rocksdb::Iterator> it{(*db)->NewIterator(read_options)};
+  rocksdb::ReadOptions point_read;
+  point_read.snapshot = snapshot.snapshot();
+  std::string value;
+  std::size_t looked = 0;
+  auto expected = after + 1;
+  for (it->Seek(layout::log_key(expected));
+       it->Valid() && page.events.size() < limit && looked < max_log_scan;
+       it->Next(), ++looked, ++expected) {
+    auto parsed = layout::parse_key(it->key().ToStringView());
+    if (!parsed || parsed->kind != layout::key_kind::log_entry)
+      break; // past the log
+    if (parsed->position != expected)
+      return failure::make(ec::decode_failure,
+                           "the global log has no entry at position "
+                             + std::to_string(expected) + " (the next is "
+                             + std::to_string(parsed->position) + ")");
+    auto entry = layout::decode_log_entry(parsed->position, it->value().ToStringView());
+    if (!entry)
+      return std::move(entry).error();
+    if (filter.allows(entry->aggregate, entry->type)) {
+      auto status = (*db)->Get(point_read, layout::event_key(entry->entity, entry->version),
+                               &value);
+      if (!status.ok())
+        return status.IsNotFound()
+                 ? failure::make(ec::decode_failure,
+                                 "the global log's entry at position "
+                                   + std::to_string(parsed->position) + " names entity "
+                                   + to_string(entry->entity) + " version "
+                                   + std::to_string(entry->version)
+                                   + ", which is not stored")
+                 : translate(status, "reading the global log");
+      auto record = layout::decode_event_value(entry->entity, entry->version, value);
+      if (!record)
+        return std::move(record).error();
+      if (record->position != parsed->position)
+        return failure::make(ec::decode_failure,
+                             "the event of entity " + to_string(entry->entity)
+                               + " at version " + std::to_string(entry->version)
+                               + " has position " + std::to_string(record->position)
+                               + ", but the global log has it at "
+                               + std::to_string(parsed->position));
+      page.events.push_back(std::move(*record));
+    }
+    page.next_after = parsed->position;
+  }
+  if (!it->status().ok())
+    return translate(it->status(), "reading the global log");
+  return page;
+}
+
+result<std::uint64_t> rocksdb_store::last_position() {
+  std::string value;
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  auto status = (*db)->Get(rocksdb::ReadOptions{}, layout::position_key(), &value);
+  if (status.IsNotFound())
+    return std::uint64_t{0};
+  if (!status.ok())
+    return translate(status, "reading the global log's last position");
+  std::uint64_t position = 0;
+  if (!layout::decode_version(value, position))
+    return failure::make(ec::decode_failure,
+                         "corrupt record of the global log's last position");
+  return position;
 }
 
 std::uint64_t rocksdb_store::estimated_keys() {

@@ -23,6 +23,18 @@ struct event_record {
   std::vector<std::uint8_t> payload;
   /// Wall-clock time the event was decided, in nanoseconds since the Unix epoch.
   std::int64_t timestamp_ns = 0;
+  /// Place in the store's global log: 1, 2, 3, ... across all entities, in
+  /// commit order, with no gap; assigned by the store in the same atomic
+  /// write as the event (0 until stored).
+  std::uint64_t position = 0;
+  /// The command that decided this event (nil: the writer gave none).
+  uuid command_id{};
+  /// The conversation the event belongs to: a command's correlation id is
+  /// passed on to everything it causes (nil: none given).
+  uuid correlation_id{};
+  /// What caused the command that decided this event: for a command sent in
+  /// reaction to an event, that event's id (nil: none given).
+  uuid causation_id{};
 
   friend bool operator==(const event_record&, const event_record&) = default;
 };

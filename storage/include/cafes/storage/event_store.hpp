@@ -5,6 +5,8 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "cafes/domain/event_record.hpp"
@@ -22,10 +24,37 @@ struct append_request {
   /// The entity's version the writer saw; 0 means the entity must not exist.
   std::uint64_t expected_version = 0;
   /// Events to store at versions expected_version+1, +2, ... The store sets
-  /// each record's `entity` and `version`; `id`, `type`, `payload` and
-  /// `timestamp_ns` are stored as given.
+  /// each record's `entity`, `version` and `position`; the rest is stored
+  /// as given.
   std::vector<event_record> events;
+  /// The name of the entity's aggregate, kept in the global log so that it
+  /// can be filtered by aggregate (see log_filter); may be empty.
+  std::string aggregate{};
 };
+
+/// Which events of the global log `read_all` returns: those whose aggregate
+/// is one of `aggregates` and whose type is one of `event_types`, an empty
+/// list allowing any.
+struct log_filter {
+  std::vector<std::string> aggregates;
+  std::vector<std::string> event_types;
+
+  /// Returns whether an event of `type`, appended for `aggregate`, passes.
+  bool allows(std::string_view aggregate, std::string_view type) const;
+};
+
+/// A stretch of the global log, as `read_all` returns it.
+struct log_page {
+  /// The events that passed the filter, in position order.
+  std::vector<event_record> events;
+  /// Every position up to this one has been looked at: read on after it.
+  /// With a filter it can be past the last event returned.
+  std::uint64_t next_after = 0;
+};
+
+/// Most log entries one `read_all` looks at: 65,536 (a filter that matches
+/// little does not make one call scan the whole log).
+inline constexpr std::size_t max_log_scan = 65'536;
 
 /// A store of event histories. Implementations are safe to call from many
 /// threads at once.
@@ -76,6 +105,23 @@ public:
   /// Errors: `ec::storage_failure`, `ec::storage_unavailable`.
   virtual result<std::vector<entity_id>>
   list_entities(std::optional<entity_id> after, std::size_t limit) = 0;
+
+  /// The global log: returns up to `limit` events with positions after
+  /// `after` that pass `filter`, in position order, looking at no more than
+  /// max_log_scan positions. Positions are gapless and assigned in commit
+  /// order in the same atomic write as the events, so a reader never sees
+  /// position p+1 without p. `next_after` is where the next call starts
+  /// (`after` itself when nothing more is stored). A position past the end
+  /// is not an error: the page is empty.
+  /// Errors: `ec::decode_failure` for a damaged log entry or event (naming
+  /// it); `ec::storage_failure`, `ec::storage_unavailable`.
+  virtual result<log_page> read_all(std::uint64_t after, std::size_t limit,
+                                    const log_filter& filter = {}) = 0;
+
+  /// Returns the position of the last stored event (0: none).
+  /// Errors: `ec::storage_failure`, `ec::storage_unavailable`,
+  /// `ec::decode_failure`.
+  virtual result<std::uint64_t> last_position() = 0;
 
   /// Returns whether an append waits for a device (a durable sync) before it
   /// returns. The actors run an append on a scheduler thread only when it

@@ -20,6 +20,9 @@ public:
   result<std::uint64_t> head(const entity_id& entity) override;
   result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
                                                std::size_t limit) override;
+  result<log_page> read_all(std::uint64_t after, std::size_t limit,
+                            const log_filter& filter = {}) override;
+  result<std::uint64_t> last_position() override;
   /// Returns false: appends only take a mutex.
   bool appends_wait_for_device() const noexcept override { return false; }
 
@@ -28,6 +31,13 @@ private:
 
   std::mutex mutex_;
   std::unordered_map<entity_id, std::vector<event_record>> streams_;
+  /// The global log: position p is log_[p - 1].
+  struct log_entry {
+    entity_id entity;
+    std::uint64_t version;
+    std::string aggregate;
+  };
+  std::vector<log_entry> log_;
 };
 
 } // namespace cafes

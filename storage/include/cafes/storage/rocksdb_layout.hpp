@@ -4,10 +4,19 @@
 //
 // Keys:   'e' | entity (16 bytes) | version (8 bytes, big-endian) -> event value
 //         'h' | entity (16 bytes)                                 -> head version
-// One entity's events are contiguous and iterate in version order.
-// Event value: format (1 byte = 1) | event id (16) | timestamp_ns (8, LE)
-//              | type (u32 LE length + bytes) | payload (rest).
-// Head value:  version (8 bytes, big-endian).
+//         'g' | 16 zero bytes | position (8 bytes, big-endian)    -> log entry
+//         'p' | 16 zero bytes                                     -> last position
+// One entity's events are contiguous and iterate in version order; the
+// global log's entries share one 17-byte prefix (one memtable bucket) and
+// iterate in position order.
+// Event value: format (1 byte = 2) | event id (16) | timestamp_ns (8, LE)
+//              | position (8, LE) | command id (16) | correlation id (16)
+//              | causation id (16) | type (u32 LE length + bytes)
+//              | payload (rest).
+// Head value, last position: 8 bytes, big-endian.
+// Log entry:   format (1 byte = 1) | entity (16) | version (8, big-endian)
+//              | aggregate (u32 LE length + bytes) | type (u32 LE length +
+//              bytes). Enough to filter the log without reading the event.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +31,10 @@ namespace cafes::rocksdb_layout {
 
 inline constexpr char event_prefix = 'e';
 inline constexpr char head_prefix = 'h';
-inline constexpr std::uint8_t event_format = 1;
+inline constexpr char log_prefix = 'g';
+inline constexpr char position_prefix = 'p';
+inline constexpr std::uint8_t event_format = 2;
+inline constexpr std::uint8_t log_entry_format = 1;
 /// Bytes every key of one entity starts with (kind, then the id); the store
 /// hashes its memtable and filters on this prefix.
 inline constexpr std::size_t entity_prefix_size = 17;
@@ -36,11 +48,44 @@ std::string event_key_prefix(const entity_id& entity);
 /// Returns the key that holds `entity`'s head version.
 std::string head_key(const entity_id& entity);
 
-/// Returns the stored value of `record` (entity and version live in the key).
+/// Returns the key of the global log's entry at `position`.
+std::string log_key(std::uint64_t position);
+
+/// Returns the 17-byte prefix every log entry's key starts with.
+std::string log_key_prefix();
+
+/// Returns the key that holds the global log's last position.
+std::string position_key();
+
+/// What the global log holds for one position.
+struct log_entry {
+  entity_id entity;
+  std::uint64_t version = 0;
+  /// The aggregate's name as the writer gave it (append_request::aggregate).
+  std::string aggregate;
+  std::string type;
+
+  friend bool operator==(const log_entry&, const log_entry&) = default;
+};
+
+/// Returns the stored value of `entry`.
+std::string encode_log_entry(const log_entry& entry);
+
+/// Decodes a log entry's value. Errors: `ec::decode_failure` naming the
+/// position.
+result<log_entry> decode_log_entry(std::uint64_t position, std::string_view value);
+
+/// Returns the stored value of `record` (entity and version live in the key),
+/// with its `position`.
 std::string encode_event_value(const event_record& record);
 
+/// Returns the stored value of `record` at global position `position`
+/// (whatever `record.position` says).
+std::string encode_event_value(const event_record& record, std::uint64_t position);
+
 /// Rebuilds a record from its key's entity and version and its stored value.
-/// Errors: `ec::decode_failure` naming the entity and version.
+/// Errors: `ec::decode_failure` naming the entity and version (an unknown
+/// format, a truncated header).
 result<event_record> decode_event_value(const entity_id& entity,
                                         std::uint64_t version,
                                         std::string_view value);
@@ -57,23 +102,31 @@ enum class key_kind : std::uint8_t {
   event,
   /// `'h' | entity`: an entity's head version.
   head,
+  /// `'g' | zeros | position`: an entry of the global log.
+  log_entry,
+  /// `'p' | zeros`: the global log's last position.
+  position,
 };
 
 /// A key taken apart by `parse_key`.
 struct parsed_key {
   key_kind kind = key_kind::event;
   entity_id entity;
-  /// The event's version (1 or more) for an event key; 0 for a head key.
+  /// The event's version (1 or more) for an event key; 0 otherwise.
   std::uint64_t version = 0;
+  /// The position (1 or more) for a log entry's key; 0 otherwise.
+  std::uint64_t position = 0;
 
   friend bool operator==(const parsed_key&, const parsed_key&) = default;
 };
 
-/// Takes apart a whole key written by `event_key` or `head_key`. Returns
-/// `std::nullopt` for anything else: an empty key or an unknown first byte, a
-/// wrong length for its kind (25 bytes for an event key, 17 for a head key; so
-/// an `event_key_prefix` is not a key), or an event key at version 0
-/// (versions start at 1). Reads `key` only during the call.
+/// Takes apart a whole key written by `event_key`, `head_key`, `log_key` or
+/// `position_key`. Returns `std::nullopt` for anything else: an empty key or
+/// an unknown first byte, a wrong length for its kind (25 bytes for event and
+/// log keys, 17 for head and position keys; so a prefix is not a key), an
+/// event key at version 0 or a log key at position 0 (both start at 1), or
+/// log and position keys whose 16 middle bytes are not zero. Reads `key` only
+/// during the call.
 std::optional<parsed_key> parse_key(std::string_view key);
 
 } // namespace cafes::rocksdb_layout

@@ -98,6 +98,12 @@ public:
   result<std::uint64_t> head(const entity_id& entity) override;
   result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
                                                std::size_t limit) override;
+  /// The global log: as `event_store` says. Commits that take positions run
+  /// one at a time (the conditional checks before them still run
+  /// concurrently), so each read's snapshot holds a gapless prefix.
+  result<log_page> read_all(std::uint64_t after, std::size_t limit,
+                            const log_filter& filter = {}) override;
+  result<std::uint64_t> last_position() override;
   /// Returns true when appends sync the write-ahead log (`sync`, not
   /// `in_memory`).
   bool appends_wait_for_device() const noexcept override;
