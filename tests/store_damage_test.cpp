@@ -201,6 +201,25 @@ TEST_CASE("a directory that is not a cafes database is refused and left untouche
   CHECK(files_of(options.path) == before);
 }
 
+TEST_CASE("a database of format 1 (before the global log) is refused, saying how to "
+          "move its events over",
+          "[storage][bad-input]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("data");
+  fs::create_directory(options.path);
+  std::ofstream{dir.sub("data/CAFES")}
+    << "cafes database\nformat 1\nid 00000000-0000-4000-8000-000000000001\n";
+  auto before = files_of(options.path);
+  auto refused = rocksdb_store::open(options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ec::storage_unavailable);
+  CHECK_THAT(refused.error().message, Catch::Contains("format 1")
+                                        && Catch::Contains("cafes-admin export")
+                                        && Catch::Contains("cafes-admin import"));
+  CHECK(files_of(options.path) == before);
+}
+
 TEST_CASE("a new database knows it is one and its format from the start",
           "[storage][damage]") {
   temp_dir dir;
@@ -217,7 +236,7 @@ TEST_CASE("a new database knows it is one and its format from the start",
   }
   std::ifstream marker{options.path + "/CAFES"};
   std::string text{std::istreambuf_iterator<char>{marker}, {}};
-  CHECK(text == "cafes database\nformat 1\nid " + to_string(id) + "\n");
+  CHECK(text == "cafes database\nformat 2\nid " + to_string(id) + "\n");
   auto reopened = rocksdb_store::open(options);
   REQUIRE(reopened.ok());
   CHECK((*reopened)->database_id() == id);

@@ -91,9 +91,9 @@ result<log_page> memory_store::read_all(std::uint64_t after, std::size_t limit,
                                         const log_filter& filter) {
   std::lock_guard guard{mutex_};
   log_page page;
-  page.next_after = std::min<std::uint64_t>(after, log_.size());
+  page.next_after = after;
   std::size_t looked = 0;
-  for (auto position = page.next_after + 1;
+  for (auto position = after + 1;
        position <= log_.size() && page.events.size() < limit && looked < max_log_scan;
        ++position, ++looked) {
     const auto& entry = log_[position - 1];

@@ -374,6 +374,10 @@ struct rocksdb_store::impl {
       txn->Rollback().PermitUncheckedError();
       return contended;
     }
+    // Positions follow the requests' order (their arrival at the storage
+    // actor), not the entity order their locks were taken in. Within an
+    // entity the two agree (a stable sort), so versions rise with positions.
+    std::sort(accepted.begin(), accepted.end());
     std::lock_guard in_order{commit_mutex};
     auto written = write_accepted(*txn, requests, accepted, out);
     if (!written) {
