@@ -110,6 +110,12 @@ public:
     return inner_->read_all(after, limit, filter);
   }
 
+  result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
+                                                    const uuid& command) override {
+    pass();
+    return inner_->find_command(entity, command);
+  }
+
   result<std::uint64_t> last_position() override {
     pass();
     return inner_->last_position();

@@ -450,3 +450,85 @@ TEMPLATE_TEST_CASE("8 writers with conflicts on overlapping entities: positions 
       }
   }
 }
+
+TEMPLATE_TEST_CASE("a command id is applied once: an append that carries it again is "
+                   "refused as a duplicate naming the version it got, and writes nothing",
+                   "[storage][idempotency]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  auto command = uuid::random();
+  auto with_command = [&](std::uint64_t expected, std::size_t count, const uuid& id) {
+    auto request = make_append(entity, expected, count);
+    for (auto& event : request.events)
+      event.command_id = id;
+    return request;
+  };
+  CHECK_FALSE(store.find_command(entity, command)->has_value());
+  REQUIRE(*store.append(with_command(0, 2, command)) == 2);
+  CHECK(*store.find_command(entity, command) == std::optional<std::uint64_t>{2});
+  REQUIRE(*store.append(make_append(entity, 2)) == 3);
+  // Again, at the current version: refused, with the version it got.
+  auto again = store.append(with_command(3, 1, command));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code == ec::duplicate_command);
+  CHECK(again.error().actual_version == 2);
+  CHECK_THAT(again.error().message, Catch::Contains(to_string(command)));
+  CHECK(*store.head(entity) == 3);
+  CHECK(*store.last_position() == 3);
+  // Twice in one group commit: the second copy sees the first.
+  auto other = uuid::random();
+  auto outcomes = store.append_batch(std::vector<append_request>{
+    with_command(3, 1, other), with_command(4, 1, other), make_append(entity, 4)});
+  CHECK(*outcomes[0] == 4);
+  REQUIRE_FALSE(outcomes[1].ok());
+  CHECK(outcomes[1].error().code == ec::duplicate_command);
+  CHECK(outcomes[1].error().actual_version == 4);
+  CHECK(*outcomes[2] == 5);
+  // Nil command ids are not tracked.
+  CHECK(*store.append(with_command(5, 1, uuid{})) == 6);
+  CHECK(*store.append(with_command(6, 1, uuid{})) == 7);
+  CHECK_FALSE(store.find_command(entity, uuid{})->has_value());
+  // Ids are per entity.
+  auto elsewhere = make_append(uuid::random(), 0);
+  elsewhere.events.front().command_id = command;
+  CHECK(store.append(elsewhere).ok());
+}
+
+TEMPLATE_TEST_CASE("one command raced by 8 writers is stored once, and every writer "
+                   "learns the version it got",
+                   "[storage][idempotency][concurrency]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(store.append(make_append(entity, 0)).ok());
+  auto command = uuid::random();
+  std::vector<std::uint64_t> answers(8, 0);
+  std::vector<std::thread> writers;
+  for (std::size_t w = 0; w < answers.size(); ++w)
+    writers.emplace_back([&, w] {
+      // Each writer also appends unrelated events, so versions move.
+      for (int attempt = 0; attempt < 1000 && answers[w] == 0; ++attempt) {
+        auto head = *store.head(entity);
+        auto request = make_append(entity, head);
+        if (attempt % 2 == 0)
+          request.events.front().command_id = command;
+        auto outcome = store.append(request);
+        if (outcome && attempt % 2 == 0)
+          answers[w] = *outcome;
+        else if (!outcome && outcome.error().code == ec::duplicate_command)
+          answers[w] = outcome.error().actual_version;
+      }
+    });
+  for (auto& writer : writers)
+    writer.join();
+  auto stored = *store.find_command(entity, command);
+  REQUIRE(stored.has_value());
+  for (auto answer : answers)
+    CHECK(answer == *stored);
+  int copies = 0;
+  auto history = *store.read(entity);
+  for (const auto& event : history)
+    copies += event.command_id == command ? 1 : 0;
+  CHECK(copies == 1);
+}

@@ -298,7 +298,7 @@ void start_batch(entity_pointer self) {
   auto& st = self->state;
   auto running_state = st.state;
   auto running = st.version;
-  append_request request{st.id, st.version, {}};
+  append_request request{st.id, st.version, {}, std::string{st.aggregate->name()}};
   auto timestamp = now_ns();
   auto flight = std::make_unique<in_flight>();
   auto& batch = flight->batch;
@@ -330,16 +330,22 @@ void start_batch(entity_pointer self) {
       if (!decision) {
         d.refusal = with_entity(st, decision.error());
       } else {
+        const auto& envelope = *item.command;
         for (const auto& event : *decision) {
           auto encoded = st.aggregate->encode(event);
-          request.events.push_back(event_record{st.id, 0, uuid::random(),
-                                                std::move(encoded.type),
-                                                std::move(encoded.payload), timestamp});
+          event_record record{st.id, 0, uuid::random(), std::move(encoded.type),
+                              std::move(encoded.payload), timestamp};
+          record.command_id = envelope.command_id;
+          record.correlation_id = envelope.correlation_id.is_nil() ? envelope.command_id
+                                                                   : envelope.correlation_id;
+          record.causation_id = envelope.causation_id.is_nil() ? envelope.command_id
+                                                               : envelope.causation_id;
+          request.events.push_back(std::move(record));
           st.aggregate->evolve(running_state, event);
         }
         running += decision->size();
         d.writes = !decision->empty();
-        d.snapshot = {st.id, running, running_state};
+        d.snapshot = {st.id, running, running_state, d.writes ? running : 0};
       }
     }
     batch.push_back(std::move(d));

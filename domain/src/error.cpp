@@ -15,6 +15,7 @@ std::string_view to_string(ec code) noexcept {
     case ec::invalid_argument: return "invalid_argument";
     case ec::closing: return "closing";
     case ec::unknown_outcome: return "unknown_outcome";
+    case ec::duplicate_command: return "duplicate_command";
   }
   return "unknown";
 }

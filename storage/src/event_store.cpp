@@ -11,4 +11,32 @@ bool log_filter::allows(std::string_view aggregate, std::string_view type) const
   return listed(aggregates, aggregate) && listed(event_types, type);
 }
 
+std::vector<std::pair<uuid, std::uint64_t>> commands_of(const append_request& request) {
+  std::vector<std::pair<uuid, std::uint64_t>> out;
+  auto version = request.expected_version;
+  for (const auto& event : request.events) {
+    ++version;
+    if (event.command_id.is_nil())
+      continue;
+    auto known = std::find_if(out.begin(), out.end(), [&](const auto& entry) {
+      return entry.first == event.command_id;
+    });
+    if (known == out.end())
+      out.emplace_back(event.command_id, version);
+    else
+      known->second = version;
+  }
+  return out;
+}
+
+failure duplicate_command(const entity_id& entity, const uuid& command,
+                          std::uint64_t version) {
+  auto f = failure::make(ec::duplicate_command,
+                         "entity " + to_string(entity) + " already applied command "
+                           + to_string(command) + " (its events got version "
+                           + std::to_string(version) + "); nothing was written");
+  f.actual_version = version;
+  return f;
+}
+
 } // namespace cafes

@@ -16,6 +16,18 @@ result<std::uint64_t> memory_store::append_locked(const append_request& request)
       streams_.erase(request.entity);
     return failure::conflict(request.entity, request.expected_version, actual);
   }
+  auto commands = commands_of(request);
+  if (!commands.empty()) {
+    auto& applied = commands_[request.entity];
+    for (const auto& [command, version] : commands)
+      if (auto found = applied.find(command); found != applied.end()) {
+        if (stream.empty())
+          streams_.erase(request.entity);
+        return duplicate_command(request.entity, command, found->second);
+      }
+    for (const auto& [command, version] : commands)
+      applied.emplace(command, version);
+  }
   for (const auto& event : request.events) {
     auto& stored = stream.emplace_back(event);
     stored.entity = request.entity;
@@ -103,6 +115,16 @@ result<log_page> memory_store::read_all(std::uint64_t after, std::size_t limit,
     page.next_after = position;
   }
   return page;
+}
+
+result<std::optional<std::uint64_t>> memory_store::find_command(const entity_id& entity,
+                                                                const uuid& command) {
+  std::lock_guard guard{mutex_};
+  std::optional<std::uint64_t> out;
+  if (auto applied = commands_.find(entity); applied != commands_.end())
+    if (auto found = applied->second.find(command); found != applied->second.end())
+      out = found->second;
+  return out;
 }
 
 result<std::uint64_t> memory_store::last_position() {

@@ -50,6 +50,13 @@ std::string position_key() {
   return prefixed_entity(position_prefix, entity_id{}, 0);
 }
 
+std::string command_key(const entity_id& entity, const uuid& command) {
+  auto key = prefixed_entity(command_prefix, entity, 16);
+  append_big_endian(key, command.high);
+  append_big_endian(key, command.low);
+  return key;
+}
+
 std::string encode_log_entry(const log_entry& entry) {
   std::vector<std::uint8_t> bytes;
   bytes.reserve(1 + 16 + 8 + 8 + entry.aggregate.size() + entry.type.size());
@@ -157,6 +164,7 @@ std::optional<parsed_key> parse_key(std::string_view key) {
     case head_prefix: parsed.kind = key_kind::head; break;
     case log_prefix: parsed.kind = key_kind::log_entry; break;
     case position_prefix: parsed.kind = key_kind::position; break;
+    case command_prefix: parsed.kind = key_kind::command; break;
     default: return std::nullopt;
   }
   byte_reader reader{reinterpret_cast<const std::uint8_t*>(key.data()) + 1,
@@ -171,6 +179,9 @@ std::optional<parsed_key> parse_key(std::string_view key) {
     return std::nullopt;
   if (parsed.kind == key_kind::log_entry
       && (!reader.read_big_endian(parsed.position) || parsed.position == 0))
+    return std::nullopt;
+  if (parsed.kind == key_kind::command
+      && (!reader.read(parsed.command) || parsed.command.is_nil()))
     return std::nullopt;
   if (reader.remaining() != 0)
     return std::nullopt;

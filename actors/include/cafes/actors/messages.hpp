@@ -22,6 +22,17 @@ struct command_envelope {
   /// The version the sender's copy has; a different current version gives a
   /// conflict. `any_version` skips the check.
   std::uint64_t expected_version = any_version;
+  /// The command's id, stored with its events. Non-nil makes the command
+  /// idempotent: sent again (however much later), it is not applied again
+  /// and the answer names the version it produced the first time.
+  uuid command_id{};
+  /// The conversation the command belongs to, stored with its events (nil:
+  /// the command starts one, named by its id).
+  uuid correlation_id{};
+  /// What caused the command: for a command sent in reaction to an event,
+  /// that event's id. Its events store this, or the command's own id when
+  /// nil (a command from outside causes itself).
+  uuid causation_id{};
 };
 
 /// An entity's state at one version. `state` holds the aggregate's `A::state`.
@@ -29,6 +40,10 @@ struct entity_snapshot {
   entity_id id;
   std::uint64_t version = 0;
   std::any state;
+  /// In the answer to a command: the version its last event got (for a
+  /// command with an id that was applied before, the version it got then);
+  /// 0 when it produced no events, and for a get.
+  std::uint64_t command_version = 0;
 };
 
 /// Counters of one registry shard.

@@ -38,6 +38,10 @@ enum class ec : std::uint8_t {
   /// were handed to the disk (a failed WAL sync). Read the entity back to
   /// know; never assume it is absent.
   unknown_outcome,
+  /// An append carried a command id that its entity has already applied:
+  /// nothing was written. `actual_version` is the version that command's
+  /// events got the first time.
+  duplicate_command,
 };
 
 /// Returns the enum value's name, for example "conflict".

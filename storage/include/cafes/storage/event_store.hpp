@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cafes/domain/event_record.hpp"
@@ -31,6 +32,15 @@ struct append_request {
   /// can be filtered by aggregate (see log_filter); may be empty.
   std::string aggregate{};
 };
+
+/// The distinct non-nil command ids of `request`'s events, each with the
+/// version its last event gets when the request is stored at `expected_version`.
+std::vector<std::pair<uuid, std::uint64_t>> commands_of(const append_request& request);
+
+/// Returns the `ec::duplicate_command` failure for command `command` of
+/// `entity`, which got version `version` the first time.
+failure duplicate_command(const entity_id& entity, const uuid& command,
+                          std::uint64_t version);
 
 /// Which events of the global log `read_all` returns: those whose aggregate
 /// is one of `aggregates` and whose type is one of `event_types`, an empty
@@ -75,6 +85,11 @@ public:
   ///   events without a head); nothing is written.
   /// - `ec::timeout` when another writer held the entity's lock too long.
   /// - `ec::storage_unavailable` when the store is closed or read-only.
+  /// - `ec::duplicate_command` when an event carries a (non-nil) command id
+  ///   that the entity has applied before, in this request's predecessors or
+  ///   any earlier append however long ago (`actual_version`: the version it
+  ///   got then); nothing is written. Checked in the same atomic step as the
+  ///   version, so two copies of one command racing store it once.
   virtual result<std::uint64_t> append(const append_request& request) = 0;
 
   /// Group commit: runs every request's own conditional check, then makes all
@@ -117,6 +132,13 @@ public:
   /// it); `ec::storage_failure`, `ec::storage_unavailable`.
   virtual result<log_page> read_all(std::uint64_t after, std::size_t limit,
                                     const log_filter& filter = {}) = 0;
+
+  /// Returns the version that command `command` of `entity` got (that of
+  /// its last event), or nothing when the entity never applied it.
+  /// Errors: `ec::storage_failure`, `ec::storage_unavailable`,
+  /// `ec::decode_failure`.
+  virtual result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
+                                                            const uuid& command) = 0;
 
   /// Returns the position of the last stored event (0: none).
   /// Errors: `ec::storage_failure`, `ec::storage_unavailable`,

@@ -23,6 +23,8 @@ public:
   result<log_page> read_all(std::uint64_t after, std::size_t limit,
                             const log_filter& filter = {}) override;
   result<std::uint64_t> last_position() override;
+  result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
+                                                    const uuid& command) override;
   /// Returns false: appends only take a mutex.
   bool appends_wait_for_device() const noexcept override { return false; }
 
@@ -38,6 +40,8 @@ private:
     std::string aggregate;
   };
   std::vector<log_entry> log_;
+  /// Per entity: the commands it applied, with their versions.
+  std::unordered_map<entity_id, std::unordered_map<uuid, std::uint64_t>> commands_;
 };
 
 } // namespace cafes

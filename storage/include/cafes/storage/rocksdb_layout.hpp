@@ -6,6 +6,7 @@
 //         'h' | entity (16 bytes)                                 -> head version
 //         'g' | 16 zero bytes | position (8 bytes, big-endian)    -> log entry
 //         'p' | 16 zero bytes                                     -> last position
+//         'c' | entity (16 bytes) | command id (16 bytes)         -> its version
 // One entity's events are contiguous and iterate in version order; the
 // global log's entries share one 17-byte prefix (one memtable bucket) and
 // iterate in position order.
@@ -13,7 +14,8 @@
 //              | position (8, LE) | command id (16) | correlation id (16)
 //              | causation id (16) | type (u32 LE length + bytes)
 //              | payload (rest).
-// Head value, last position: 8 bytes, big-endian.
+// Head value, last position, a command's version (that of its last event):
+// 8 bytes, big-endian. Command keys exist for non-nil command ids only.
 // Log entry:   format (1 byte = 1) | entity (16) | version (8, big-endian)
 //              | aggregate (u32 LE length + bytes) | type (u32 LE length +
 //              bytes). Enough to filter the log without reading the event.
@@ -33,6 +35,7 @@ inline constexpr char event_prefix = 'e';
 inline constexpr char head_prefix = 'h';
 inline constexpr char log_prefix = 'g';
 inline constexpr char position_prefix = 'p';
+inline constexpr char command_prefix = 'c';
 inline constexpr std::uint8_t event_format = 2;
 inline constexpr std::uint8_t log_entry_format = 1;
 /// Bytes every key of one entity starts with (kind, then the id); the store
@@ -56,6 +59,9 @@ std::string log_key_prefix();
 
 /// Returns the key that holds the global log's last position.
 std::string position_key();
+
+/// Returns the key that records that `entity` applied command `command`.
+std::string command_key(const entity_id& entity, const uuid& command);
 
 /// What the global log holds for one position.
 struct log_entry {
@@ -106,6 +112,8 @@ enum class key_kind : std::uint8_t {
   log_entry,
   /// `'p' | zeros`: the global log's last position.
   position,
+  /// `'c' | entity | command id`: a command the entity applied.
+  command,
 };
 
 /// A key taken apart by `parse_key`.
@@ -116,14 +124,17 @@ struct parsed_key {
   std::uint64_t version = 0;
   /// The position (1 or more) for a log entry's key; 0 otherwise.
   std::uint64_t position = 0;
+  /// The command id (not nil) for a command key; nil otherwise.
+  uuid command{};
 
   friend bool operator==(const parsed_key&, const parsed_key&) = default;
 };
 
-/// Takes apart a whole key written by `event_key`, `head_key`, `log_key` or
-/// `position_key`. Returns `std::nullopt` for anything else: an empty key or
-/// an unknown first byte, a wrong length for its kind (25 bytes for event and
-/// log keys, 17 for head and position keys; so a prefix is not a key), an
+/// Takes apart a whole key written by `event_key`, `head_key`, `log_key`,
+/// `position_key` or `command_key`. Returns `std::nullopt` for anything else:
+/// an empty key or an unknown first byte, a wrong length for its kind (25
+/// bytes for event and log keys, 17 for head and position keys, 33 for
+/// command keys; so a prefix is not a key), a nil command id, an
 /// event key at version 0 or a log key at position 0 (both start at 1), or
 /// log and position keys whose 16 middle bytes are not zero. Reads `key` only
 /// during the call.

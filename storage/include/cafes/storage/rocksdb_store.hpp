@@ -104,6 +104,8 @@ public:
   result<log_page> read_all(std::uint64_t after, std::size_t limit,
                             const log_filter& filter = {}) override;
   result<std::uint64_t> last_position() override;
+  result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
+                                                    const uuid& command) override;
   /// Returns true when appends sync the write-ahead log (`sync`, not
   /// `in_memory`).
   bool appends_wait_for_device() const noexcept override;
