@@ -683,6 +683,120 @@ TEST_CASE("requests that queued up while an entity appended are decided together
   CHECK(*gate->head(id) == 5);
 }
 
+TEST_CASE("events carry their command's id, correlation and causation", "[actors][metadata]") {
+  auto store = std::make_shared<memory_store>();
+  application app{store};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.create(bank::open{"ada"}); // no ids given
+  auto command = uuid::random();
+  auto correlation = uuid::random();
+  auto cause = uuid::random();
+  accounts.execute(account, bank::deposit{5}, {command, correlation, cause});
+  auto own = uuid::random();
+  accounts.execute(account, bank::deposit{7}, {own, {}, {}});
+  auto events = *store->read(account.id);
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].command_id.is_nil());
+  CHECK(events[0].correlation_id.is_nil());
+  CHECK(events[0].causation_id.is_nil());
+  CHECK(events[1].command_id == command);
+  CHECK(events[1].correlation_id == correlation);
+  CHECK(events[1].causation_id == cause);
+  // A command from outside starts its conversation and causes itself.
+  CHECK(events[2].command_id == own);
+  CHECK(events[2].correlation_id == own);
+  CHECK(events[2].causation_id == own);
+  // The global log has the same records, with the aggregate's name.
+  auto log = *store->read_all(0, 10, {{std::string{bank::account::name}}, {}});
+  REQUIRE(log.events.size() == 3);
+  CHECK(log.events[1] == events[1]);
+  CHECK(store->read_all(0, 10, {{"no.such.aggregate"}, {}})->events.empty());
+}
+
+TEST_CASE("a command with an id is applied once, however often and however stale it "
+          "is sent again, and the answer says the version it got",
+          "[actors][idempotency]") {
+  auto waits_for_device = GENERATE(false, true); // direct appends, storage actor
+  CAPTURE(waits_for_device);
+  auto store = std::make_shared<gated_store>(std::make_shared<memory_store>(), waits_for_device);
+  application app{store};
+  auto accounts = app.entities<bank::account>();
+  auto account = accounts.create(bank::open{"ada"});
+  auto stale = account;
+  auto once = command_ids{uuid::random(), {}, {}};
+  accounts.execute(account, bank::deposit{10}, once);
+  CHECK(account.version == 2);
+  CHECK(account.command_version == 2);
+  accounts.execute(account, bank::deposit{1});
+  // Again, from a stale copy (no conflict: it was applied) and unversioned.
+  accounts.execute(stale, bank::deposit{10}, once);
+  CHECK(stale.command_version == 2);
+  CHECK(stale.version == 3); // the current state
+  CHECK(stale.state.balance == 11);
+  auto again = accounts.execute(account.id, bank::deposit{10}, once);
+  CHECK(again.command_version == 2);
+  CHECK(again.state.balance == 11);
+  // A fresh application (a restart) knows it from the history.
+  application restarted{store};
+  auto later = restarted.entities<bank::account>().execute(account.id, bank::deposit{10}, once);
+  CHECK(later.command_version == 2);
+  CHECK(later.state.balance == 11);
+  CHECK(*store->head(account.id) == 3);
+}
+
+TEST_CASE("one command sent 100 times at once from two applications over one store is "
+          "stored once, and every sender gets the same version",
+          "[actors][idempotency][concurrency]") {
+  auto store = rocksdb_in_memory();
+  application first{store};
+  application second{store};
+  auto id = first.entities<bank::account>().create(bank::open{"ada"}).id;
+  auto command = command_ids{uuid::random(), {}, {}};
+  std::vector<std::uint64_t> answers(100, 0);
+  std::vector<std::thread> senders;
+  constexpr std::size_t threads = 10;
+  for (std::size_t t = 0; t < threads; ++t)
+    senders.emplace_back([&, t] {
+      auto& app = t % 2 == 0 ? first : second;
+      auto accounts = app.entities<bank::account>();
+      for (std::size_t i = t; i < answers.size(); i += threads) {
+        if (i % 3 == 0) // some with the version they saw, some without
+          accounts.execute(id, bank::deposit{1});
+        auto copy = accounts.get(id);
+        try {
+          if (i % 2 == 0)
+            accounts.execute(copy, bank::deposit{100}, command);
+          else
+            copy = accounts.execute(id, bank::deposit{100}, command);
+          answers[i] = copy.command_version;
+        } catch (const concurrency_error&) {
+          // A versioned copy met another writer first and the command was
+          // not applied yet: that sender tries again, unversioned.
+          answers[i] = accounts.execute(id, bank::deposit{100}, command).command_version;
+        }
+      }
+    });
+  for (auto& sender : senders)
+    sender.join();
+  auto history = *store->read(id);
+  int copies = 0;
+  std::uint64_t stored_at = 0;
+  std::int64_t total = 0;
+  for (const auto& event : history) {
+    if (event.command_id == command.command) {
+      ++copies;
+      stored_at = event.version;
+    }
+  }
+  CHECK(copies == 1);
+  for (auto answer : answers)
+    CHECK(answer == stored_at);
+  auto account = second.entities<bank::account>().get(id);
+  for (std::size_t i = 0; i < answers.size(); i += 3)
+    total += 1;
+  CHECK(account.state.balance == 100 + total);
+}
+
 TEST_CASE("a closing registry refuses new requests and waits for held commands",
           "[actors][shutdown]") {
   auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());

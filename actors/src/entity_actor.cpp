@@ -1,6 +1,7 @@
 #include "cafes/actors/entity_actor.hpp"
 
 #include <optional>
+#include <unordered_map>
 #include <random>
 
 #include <caf/all.hpp>
@@ -59,6 +60,9 @@ struct entity_state {
   /// acknowledged append.
   std::any state;
   std::uint64_t version = 0;
+  /// The ids of the commands with ids this entity applied, with the version
+  /// each got; made on first use (most entities never see one).
+  std::unique_ptr<std::unordered_map<uuid, std::uint64_t>> applied;
   bool loaded = false;
   bool passivation_requested = false;
   /// Requests in arrival order, not yet decided. A vector, not a deque:
@@ -87,16 +91,36 @@ caf::duration storage_timeout(const entity_options& options) {
   return caf::duration{options.storage_timeout};
 }
 
+/// Records that command `id` got version `version` (its last event's).
+void remember_command(entity_state& st, const uuid& id, std::uint64_t version) {
+  if (!st.applied)
+    st.applied = std::make_unique<std::unordered_map<uuid, std::uint64_t>>();
+  (*st.applied)[id] = version;
+}
+
+/// Returns the version command `id` got, if this entity applied it.
+std::optional<std::uint64_t> applied_version(const entity_state& st, const uuid& id) {
+  if (id.is_nil() || !st.applied)
+    return std::nullopt;
+  auto found = st.applied->find(id);
+  if (found == st.applied->end())
+    return std::nullopt;
+  return found->second;
+}
+
 /// Replays `events` onto the empty state. Errors: ec::decode_failure.
 std::optional<failure> replay(entity_state& st, const std::vector<event_record>& events) {
   auto state = st.aggregate->initial_state();
   std::uint64_t version = 0;
+  st.applied.reset();
   for (const auto& record : events) {
     auto event = st.aggregate->decode(record);
     if (!event)
       return std::move(event).error();
     st.aggregate->evolve(state, *event);
     version = record.version;
+    if (!record.command_id.is_nil())
+      remember_command(st, record.command_id, version);
   }
   st.state = std::move(state);
   st.version = version;
@@ -215,13 +239,17 @@ int settle_failure(entity_pointer self, const caf::error& err) {
   const auto& policy = st.context->options.retry;
   std::vector<queued> again;
   int highest_attempt = 1;
+  // A duplicate command: another writer stored a command of this batch
+  // first. After the reload every request is decided again, and that one
+  // is answered with what it got then.
+  bool decide_again = problem.code == ec::duplicate_command;
   for (auto& d : flight->batch) {
-    if (d.writes && problem.code != ec::conflict) {
+    if (d.writes && problem.code != ec::conflict && !decide_again) {
       d.request.promise.deliver(err);
       continue;
     }
     auto request = std::move(d.request);
-    if (d.writes && request.command->expected_version == any_version) {
+    if (d.writes && !decide_again && request.command->expected_version == any_version) {
       if (request.attempt >= policy.attempts)
         request.gave_up = true;
       else
@@ -241,6 +269,9 @@ void settle_success(entity_pointer self, std::uint64_t new_version) {
   auto settled = std::move(st.flight);
   st.state = std::move(settled->pending_state);
   st.version = new_version;
+  for (const auto& d : settled->batch)
+    if (d.writes && !d.request.command->command_id.is_nil())
+      remember_command(st, d.request.command->command_id, d.snapshot.command_version);
   answer_batch(settled->batch);
 }
 
@@ -304,6 +335,7 @@ void start_batch(entity_pointer self) {
   auto& batch = flight->batch;
   std::vector<queued> taking;
   taking.swap(st.waiting);
+  std::unordered_map<uuid, std::uint64_t> batch_commands; // with ids, decided here
   std::size_t taken = 0;
   for (; taken < taking.size() && batch.size() < max_batch_requests; ++taken) {
     decided d{std::move(taking[taken]), std::nullopt, {}, false};
@@ -313,6 +345,12 @@ void start_batch(entity_pointer self) {
         d.refusal = failure::not_found(st.id);
       else
         d.snapshot = {st.id, running, running_state};
+    } else if (auto earlier = applied_version(st, item.command->command_id);
+               earlier || batch_commands.contains(item.command->command_id)) {
+      // Applied before (or earlier in this batch): not again, whatever
+      // version the caller expected; the answer says what it got.
+      d.snapshot = {st.id, running, running_state,
+                    earlier ? *earlier : batch_commands.at(item.command->command_id)};
     } else if (item.gave_up) {
       auto gave_up = failure::conflict(st.id, item.tried_at, running);
       gave_up.message = std::string{st.aggregate->name()} + " " + to_string(st.id)
@@ -346,6 +384,8 @@ void start_batch(entity_pointer self) {
         running += decision->size();
         d.writes = !decision->empty();
         d.snapshot = {st.id, running, running_state, d.writes ? running : 0};
+        if (d.writes && !envelope.command_id.is_nil())
+          batch_commands.emplace(envelope.command_id, running);
       }
     }
     batch.push_back(std::move(d));

@@ -159,6 +159,19 @@ struct copy {
   entity_id id;
   std::uint64_t version = 0;
   typename A::state state;
+  /// After a command: the version its last event got (for a command with
+  /// an id applied before: the version it got then); 0 when it produced no
+  /// events, or after a get.
+  std::uint64_t command_version = 0;
+};
+
+/// The ids a command may carry (see command_envelope). A non-nil `command`
+/// makes it idempotent: sent again with the same id, it is not applied
+/// again, and the answer is the current state with the version it got.
+struct command_ids {
+  uuid command{};
+  uuid correlation{};
+  uuid causation{};
 };
 
 /// Synchronous access to the entities of aggregate `A`.
@@ -189,15 +202,18 @@ public:
   /// Runs `command` against the version `target` has; on success updates
   /// `target` to the new state and version. Throws concurrency_error when
   /// `target` is stale (nothing is written, `target` is unchanged), and
-  /// cafes_error for rejections and failures.
-  void execute(copy<A>& target, typename A::command command) {
+  /// cafes_error for rejections and failures. With a command id that the
+  /// entity applied before, nothing is applied and `target` becomes the
+  /// current state, stale or not (its command_version says what it got).
+  void execute(copy<A>& target, typename A::command command, const command_ids& ids = {}) {
     target = unwrap(app_->call(shard(target.id), target.id,
-                               command_envelope{std::move(command), target.version}));
+                               envelope(std::move(command), target.version, ids)));
   }
 
   /// Runs `command` on entity `id` at whatever version it has.
-  copy<A> execute(const entity_id& id, typename A::command command) {
-    return unwrap(app_->call(shard(id), id, command_envelope{std::move(command)}));
+  copy<A> execute(const entity_id& id, typename A::command command,
+                  const command_ids& ids = {}) {
+    return unwrap(app_->call(shard(id), id, envelope(std::move(command), any_version, ids)));
   }
 
   /// Returns the registry shard that serves `id`.
@@ -210,7 +226,14 @@ private:
     if (!snapshot)
       throw_failure(std::move(snapshot).error());
     return copy<A>{snapshot->id, snapshot->version,
-                   std::any_cast<typename A::state>(std::move(snapshot->state))};
+                   std::any_cast<typename A::state>(std::move(snapshot->state)),
+                   snapshot->command_version};
+  }
+
+  static command_envelope envelope(typename A::command command, std::uint64_t expected,
+                                   const command_ids& ids) {
+    return command_envelope{std::move(command), expected, ids.command, ids.correlation,
+                            ids.causation};
   }
 
   application* app_;
