@@ -153,6 +153,11 @@ TEMPLATE_TEST_CASE("read returns events in order and round-trips every field",
   auto request = make_append(entity, 0, 12);
   request.events[3].payload = {0, 1, 2, 255, 0};
   request.events[4].payload.clear();
+  for (auto& event : request.events) {
+    event.command_id = uuid::random();
+    event.correlation_id = uuid::random();
+    event.causation_id = uuid::random();
+  }
   REQUIRE(store.append(request).ok());
   REQUIRE(store.append(make_append(other, 0, 3)).ok());
   auto events = *store.read(entity);

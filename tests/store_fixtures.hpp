@@ -17,9 +17,6 @@ inline event_record make_event(std::string type, std::string body) {
   record.type = std::move(type);
   record.payload.assign(body.begin(), body.end());
   record.timestamp_ns = now_ns();
-  record.command_id = uuid::random();
-  record.correlation_id = uuid::random();
-  record.causation_id = uuid::random();
   return record;
 }
 
