@@ -348,6 +348,9 @@ struct rocksdb_store::impl {
   /// Writes the accepted requests' events at their versions and at the next
   /// global positions, their log entries, heads and the last position.
   /// Call with `commit_mutex` held. Returns the last position written.
+  /// Untracked writes: RocksDB would lock each key again, and every one is
+  /// already ours (an entity's keys by its head lock, the log's by the
+  /// commit mutex); the locking was ~2 us of a ~6 us append.
   result<std::uint64_t> write_accepted(rocksdb::Transaction& txn,
                                        std::span<const append_request> requests,
                                        const std::vector<std::size_t>& accepted,
@@ -359,24 +362,24 @@ struct rocksdb_store::impl {
       for (const auto& event : request.events) {
         ++version;
         ++position;
-        auto status = txn.Put(layout::event_key(request.entity, version),
+        auto status = txn.PutUntracked(layout::event_key(request.entity, version),
                               layout::encode_event_value(event, position));
         if (status.ok())
-          status = txn.Put(layout::log_key(position),
+          status = txn.PutUntracked(layout::log_key(position),
                            layout::encode_log_entry(
                              {request.entity, version, request.aggregate, event.type}));
         if (!status.ok())
           return translate(status, "append to entity " + to_string(request.entity));
       }
-      auto status = txn.Put(layout::head_key(request.entity), layout::encode_version(version));
+      auto status = txn.PutUntracked(layout::head_key(request.entity), layout::encode_version(version));
       for (const auto& [command, command_version] : commands_of(request))
         if (status.ok())
-          status = txn.Put(layout::command_key(request.entity, command),
+          status = txn.PutUntracked(layout::command_key(request.entity, command),
                            layout::encode_version(command_version));
       if (!status.ok())
         return translate(status, "append to entity " + to_string(request.entity));
     }
-    auto status = txn.Put(layout::position_key(), layout::encode_version(position));
+    auto status = txn.PutUntracked(layout::position_key(), layout::encode_version(position));
     if (!status.ok())
       return translate(status, "writing the global log's last position");
     return position;
