@@ -26,13 +26,14 @@ typename Inspector::result_type inspect(Inspector& f, uuid& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_record& x) {
   return f(caf::meta::type_name("cafes.event_record"), x.entity, x.version,
-           x.id, x.type, x.payload, x.timestamp_ns);
+           x.id, x.type, x.payload, x.timestamp_ns, x.position, x.command_id,
+           x.correlation_id, x.causation_id);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_request& x) {
   return f(caf::meta::type_name("cafes.append_request"), x.entity,
-           x.expected_version, x.events);
+           x.expected_version, x.events, x.aggregate);
 }
 
 template <class Inspector>
