@@ -260,6 +260,46 @@ void add_violation(report& out, std::string text) {
     out.violations.push_back("... more violations not listed");
 }
 
+/// The global log holds positions 1..N without a gap, and each of the run's
+/// events (`placed`: position, entity, version as the entity's read gave
+/// them) at its own position. The store may hold events of earlier runs too.
+template <class Placed>
+void verify_global_log(event_store& store, std::vector<Placed>& placed, report& out) {
+  std::sort(placed.begin(), placed.end(),
+            [](const auto& a, const auto& b) { return a.position < b.position; });
+  auto next = placed.begin();
+  std::uint64_t after = 0;
+  for (;;) {
+    auto page = store.read_all(after, 4096);
+    if (!page) {
+      add_violation(out, "read of the global log after position " + std::to_string(after)
+                           + " failed: " + to_string(page.error()));
+      return;
+    }
+    for (const auto& event : page->events) {
+      if (event.position != after + 1)
+        add_violation(out, "the global log has position " + std::to_string(event.position)
+                             + " after " + std::to_string(after));
+      after = event.position;
+      for (; next != placed.end() && next->position <= event.position; ++next)
+        if (next->position != event.position || next->entity != event.entity
+            || next->version != event.version)
+          add_violation(out, "entity " + to_string(next->entity) + " version "
+                               + std::to_string(next->version) + " says position "
+                               + std::to_string(next->position)
+                               + ", which the global log does not hold for it");
+    }
+    if (page->next_after == after && page->events.empty())
+      break;
+    after = page->next_after;
+  }
+  for (; next != placed.end(); ++next)
+    add_violation(out, "entity " + to_string(next->entity) + " version "
+                         + std::to_string(next->version) + " has position "
+                         + std::to_string(next->position) + ", past the global log's end "
+                         + std::to_string(after));
+}
+
 void verify(event_store& store, shared_run& run, report& out) {
   const auto& opts = *run.opts;
   for (auto& v : run.violations)
@@ -280,6 +320,12 @@ void verify(event_store& store, shared_run& run, report& out) {
       slot = static_cast<std::int64_t>(i);
   }
   std::vector<uuid> event_ids;
+  struct placed_event {
+    std::uint64_t position;
+    entity_id entity;
+    std::uint64_t version;
+  };
+  std::vector<placed_event> placed; // where the run's events sit in the log
   for (std::uint64_t index = 0; index < opts.entities; ++index) {
     auto id = entity_of(opts.seed, index);
     auto events = store.read(id);
@@ -303,6 +349,7 @@ void verify(event_store& store, shared_run& run, report& out) {
                              + std::to_string(record.version) + " at position "
                              + std::to_string(i + 1));
       event_ids.push_back(record.id);
+      placed.push_back({record.position, id, record.version});
       auto decoded = decode<tally::counter::event>(record);
       if (!decoded) {
         add_violation(out, to_string(decoded.error()));
@@ -341,6 +388,7 @@ void verify(event_store& store, shared_run& run, report& out) {
   std::sort(event_ids.begin(), event_ids.end());
   if (auto dup = std::adjacent_find(event_ids.begin(), event_ids.end()); dup != event_ids.end())
     add_violation(out, "event id " + to_string(*dup) + " is stored twice");
+  verify_global_log(store, placed, out);
   out.verified = true;
 }
 
