@@ -282,8 +282,9 @@ int main(int argc, char** argv) {
     command->add_option("--db", db, what)->required();
     return command;
   };
-  auto* verify = with_db(cli.add_subcommand("verify", "check every key, record, payload "
-                                                      "and head; exit 1 on any problem"),
+  auto* verify = with_db(cli.add_subcommand("verify", "check every key, record, payload, "
+                                                      "head and the global log; exit 1 "
+                                                      "on any problem"),
                          "database directory (opened read-only)");
   std::size_t max_problems = 1'000;
   bool skip_event_ids = false;
