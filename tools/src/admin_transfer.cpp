@@ -205,9 +205,9 @@ export_store(event_store& store, std::ostream& out,
   export_report report;
   // Position order keeps the relative order of every entity's events on
   // re-import (the store gives positions in import order). read_all checks
-  // the log itself; each entity's versions are checked here (the last one
-  // per entity: 24 bytes of memory per entity) and against its head at the
-  // end, as `read` would.
+  // the log itself; each entity's versions are checked here (its last one:
+  // about 50 bytes of memory per entity, a hash node) and against its head
+  // at the end, as `read` would.
   std::unordered_map<entity_id, std::uint64_t> versions;
   auto damaged = [](const entity_id& entity, const std::string& what) {
     return failure::make(ec::decode_failure, "entity " + to_string(entity) + ": " + what);

@@ -75,7 +75,7 @@ struct export_report {
 /// Writes every event of `store` to `out` as JSON lines, in global log
 /// position order (see the file comment), then checks that every entity's
 /// head is the last version written. Calls `progress` after each page of
-/// the log when given. Returns the counts. Memory: 24 bytes per entity.
+/// the log when given. Returns the counts. Memory: about 50 bytes per entity.
 /// Errors (the lines written so far stay written): `ec::decode_failure` for
 /// a damaged global log or entity (a gap in a history, events outside the
 /// log; naming it: `cafes-admin verify` lists them all),
