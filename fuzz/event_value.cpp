@@ -1,8 +1,10 @@
 // Fuzz target: the stored values of the RocksDB layout, as read from disk.
 // Input: one value, decoded as an event value (decode_event_value) and as a
 // head value (decode_version).
-// Invariants: a value that decodes re-encodes to the same bytes and keeps the
-// key's entity and version; one that does not is a decode_failure naming them.
+// Invariants: a value that decodes (format 2) re-encodes to the same bytes,
+// keeps the key's entity and version, and re-encoded at another position
+// differs only in the position's 8 bytes; one that does not (format 1 seeds
+// among them) is a decode_failure naming the entity and version.
 // A head value decodes exactly when it has 8 bytes, and re-encodes to them.
 
 #include "cafes/storage/rocksdb_layout.hpp"
@@ -20,6 +22,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (record) {
     FUZZ_CHECK(record->entity == entity && record->version == version);
     FUZZ_CHECK(rocksdb_layout::encode_event_value(*record) == value);
+    auto moved = rocksdb_layout::encode_event_value(*record, ~record->position);
+    constexpr std::size_t at = 1 + 16 + 8; // format, id, timestamp
+    FUZZ_CHECK(moved.size() == value.size());
+    FUZZ_CHECK(moved.compare(0, at, value, 0, at) == 0);
+    FUZZ_CHECK(moved.compare(at + 8, std::string::npos, value, at + 8) == 0);
+    auto again = rocksdb_layout::decode_event_value(entity, version, moved);
+    FUZZ_CHECK(again && again->position == ~record->position);
   } else {
     FUZZ_CHECK(record.error().code == ec::decode_failure);
     const auto& message = record.error().message;

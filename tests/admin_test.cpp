@@ -81,14 +81,45 @@ TEST_CASE("an event is one JSON line whose form is pinned", "[tools][admin]") {
   record.type = "bank.deposited";
   record.payload = {0x64, 0, 0, 0, 0, 0, 0, 0};
   record.timestamp_ns = 1'700'000'000'123'456'789;
-  const std::string line =
-    R"({"entity":"10000000-0000-4000-8000-000000000001","version":2,)"
-    R"("id":"ffeeddcc-bbaa-4988-8766-554433221100","type":"bank.deposited",)"
-    R"("payload_base64":"ZAAAAAAAAAA=","timestamp_ns":1700000000123456789})";
-  CHECK(*admin::to_json_line(record) == line);
-  auto parsed = admin::parse_json_line(line);
-  REQUIRE(parsed.ok());
-  CHECK(*parsed == record);
+  record.position = 12;
+  SECTION("with every field") {
+    record.command_id = *uuid::parse("c0000000-0000-4000-8000-00000000000c");
+    record.correlation_id = *uuid::parse("c0000000-0000-4000-8000-0000000000cc");
+    record.causation_id = *uuid::parse("ca000000-0000-4000-8000-0000000000ca");
+    const std::string line =
+      R"({"entity":"10000000-0000-4000-8000-000000000001","version":2,"position":12,)"
+      R"("id":"ffeeddcc-bbaa-4988-8766-554433221100","type":"bank.deposited",)"
+      R"("payload_base64":"ZAAAAAAAAAA=","timestamp_ns":1700000000123456789,)"
+      R"("command_id":"c0000000-0000-4000-8000-00000000000c",)"
+      R"("correlation_id":"c0000000-0000-4000-8000-0000000000cc",)"
+      R"("causation_id":"ca000000-0000-4000-8000-0000000000ca","aggregate":"bank_account"})";
+    CHECK(*admin::to_json_line(record, "bank_account") == line);
+    auto parsed = admin::parse_json_line(line);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->record == record);
+    CHECK(parsed->aggregate == "bank_account");
+  }
+  SECTION("nil ids and no aggregate are left out") {
+    const std::string line =
+      R"({"entity":"10000000-0000-4000-8000-000000000001","version":2,"position":12,)"
+      R"("id":"ffeeddcc-bbaa-4988-8766-554433221100","type":"bank.deposited",)"
+      R"("payload_base64":"ZAAAAAAAAAA=","timestamp_ns":1700000000123456789})";
+    CHECK(*admin::to_json_line(record) == line);
+    auto parsed = admin::parse_json_line(line);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->record == record);
+    CHECK(parsed->aggregate.empty());
+  }
+  SECTION("a line of a format 1 export, which has no position, parses") {
+    const std::string line =
+      R"({"entity":"10000000-0000-4000-8000-000000000001","version":2,)"
+      R"("id":"ffeeddcc-bbaa-4988-8766-554433221100","type":"bank.deposited",)"
+      R"("payload_base64":"ZAAAAAAAAAA=","timestamp_ns":1700000000123456789})";
+    auto parsed = admin::parse_json_line(line);
+    REQUIRE(parsed.ok());
+    record.position = 0;
+    CHECK(parsed->record == record);
+  }
 }
 
 TEST_CASE("a malformed JSON line is refused, saying what is wrong", "[tools][admin]") {
@@ -120,6 +151,16 @@ TEST_CASE("a malformed JSON line is refused, saying what is wrong", "[tools][adm
     {"{" + entity + R"(,"version":1,"id":"ffeeddcc-bbaa-4988-8766-554433221100",)"
        + R"("type":"t","payload_base64":"","timestamp_ns":18446744073709551615})",
      "'timestamp_ns' is not a 64-bit integer"},
+    {"{" + entity + ",\"version\":1,\"position\":0," + rest + "}",
+     "'position' is not a whole number of 1 or more"},
+    {"{" + entity + ",\"version\":1,\"position\":\"7\"," + rest + "}",
+     "'position' is not a whole number"},
+    {"{" + entity + ",\"version\":1," + rest + ",\"command_id\":\"x\"}",
+     "'command_id' is not a UUID"},
+    {"{" + entity + ",\"version\":1," + rest + ",\"causation_id\":null}",
+     "'causation_id' is not a UUID"},
+    {"{" + entity + ",\"version\":1," + rest + ",\"aggregate\":7}",
+     "'aggregate' is not a string"},
   };
   CHECK(admin::parse_json_line(line_with("1")).ok());
   for (const auto& [line, says] : cases) {
@@ -147,8 +188,92 @@ TEST_CASE("export, import into an empty store and export again give the same lin
   CHECK(report.entities == sample::entities);
   CHECK(report.events == sample::events);
   CHECK(export_text(*target) == first);
+  // Positions, ids and metadata too.
   for (const auto& entity : {sample::account, sample::widget, sample::tally})
     CHECK(*target->read(entity) == *source->read(entity));
+  CHECK(target->read(sample::account)->at(1).command_id
+        == *uuid::parse("c0000000-0000-4000-8000-00000000000c"));
+  CHECK(*target->last_position() == sample::events);
+}
+
+TEST_CASE("export goes in global position order, across entities", "[tools][admin]") {
+  auto store = open_rocksdb("");
+  auto event = [] { return sample::record(bank::account::event{bank::deposited{1}}); };
+  auto opened = [] { return sample::record(bank::account::event{bank::opened{"x"}}); };
+  // Positions: stranger 1, account 2, stranger 3 (ids in the other order).
+  REQUIRE(store->append({sample::stranger, 0, {opened()}}).ok());
+  REQUIRE(store->append({sample::account, 0, {opened()}}).ok());
+  REQUIRE(store->append({sample::stranger, 1, {event()}}).ok());
+  auto lines = lines_of(export_text(*store));
+  REQUIRE(lines.size() == 3);
+  CHECK_THAT(lines[0], Catch::StartsWith(R"({"entity":")" + to_string(sample::stranger)
+                                         + R"(","version":1,"position":1,)"));
+  CHECK_THAT(lines[1], Catch::StartsWith(R"({"entity":")" + to_string(sample::account)
+                                         + R"(","version":1,"position":2,)"));
+  CHECK_THAT(lines[2], Catch::StartsWith(R"({"entity":")" + to_string(sample::stranger)
+                                         + R"(","version":2,"position":3,)"));
+}
+
+TEST_CASE("import reads an export of format 1 and gives positions in line order",
+          "[tools][admin]") {
+  auto source = sample_store();
+  // What the format 1 cafes-admin wrote: entities in id order, no position,
+  // no command, correlation or causation ids.
+  std::string old_export;
+  std::vector<event_record> expected;
+  for (const auto& entity : {sample::account, sample::widget, sample::tally}) {
+    auto events = source->read(entity); // named: a temporary would not outlive the loop
+    REQUIRE(events.ok());
+    for (auto event : *events) {
+      event.position = 0;
+      event.command_id = event.correlation_id = event.causation_id = uuid{};
+      old_export += *admin::to_json_line(event) + "\n";
+      event.position = expected.size() + 1;
+      expected.push_back(event);
+    }
+  }
+  REQUIRE(old_export.find("position") == std::string::npos);
+  auto target = open_rocksdb("");
+  std::istringstream in{old_export};
+  auto report = admin::import_store(*target, in);
+  INFO((report.error ? to_string(*report.error) : ""));
+  CHECK_FALSE(report.error);
+  CHECK(report.events == sample::events);
+  auto all = target->read_all(0, 100);
+  REQUIRE(all.ok());
+  CHECK(all->events == expected);
+}
+
+TEST_CASE("import passes a line's aggregate to the store's global log", "[tools][admin]") {
+  auto text = export_text(*sample_store());
+  auto lines = lines_of(text);
+  REQUIRE(lines.size() == sample::events);
+  // Lines 1-3 are the account's, 4-5 the widget's.
+  auto with_aggregate = [](std::string line, const std::string& name) {
+    line.pop_back(); // the closing brace
+    return line + R"(,"aggregate":")" + name + "\"}";
+  };
+  std::string input;
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    input += (i < 3 ? with_aggregate(lines[i], "bank_account")
+                    : i < 5 ? with_aggregate(lines[i], "example") : lines[i])
+             + "\n";
+  auto target = open_rocksdb("");
+  std::istringstream in{input};
+  auto report = admin::import_store(*target, in);
+  INFO((report.error ? to_string(*report.error) : ""));
+  REQUIRE_FALSE(report.error);
+  auto positions_of = [&](const std::string& aggregate) {
+    std::vector<std::uint64_t> out;
+    auto page = target->read_all(0, 100, {{aggregate}, {}});
+    REQUIRE(page.ok());
+    for (const auto& event : page->events)
+      out.push_back(event.position);
+    return out;
+  };
+  CHECK(positions_of("bank_account") == std::vector<std::uint64_t>{1, 2, 3});
+  CHECK(positions_of("example") == std::vector<std::uint64_t>{4, 5});
+  CHECK(positions_of("") == std::vector<std::uint64_t>{6, 7});
 }
 
 TEST_CASE("import accepts interleaved entities and blank lines", "[tools][admin]") {
@@ -163,7 +288,14 @@ TEST_CASE("import accepts interleaved entities and blank lines", "[tools][admin]
   CHECK_FALSE(report.error);
   CHECK(report.lines == 8);
   CHECK(report.events == sample::events);
-  CHECK(lines_of(export_text(*target)) == lines);
+  // The export follows the new positions: the order of the input.
+  std::vector<std::string> expected;
+  for (auto index : {0, 3, 1, 5, 2, 4, 6}) {
+    auto record = admin::parse_json_line(lines[index])->record;
+    record.position = expected.size() + 1;
+    expected.push_back(*admin::to_json_line(record));
+  }
+  CHECK(lines_of(export_text(*target)) == expected);
 }
 
 TEST_CASE("import into a store that holds an entity imports nothing", "[tools][admin]") {
@@ -247,7 +379,9 @@ TEST_CASE("stats counts entities, events, types and keys cafes does not write",
   REQUIRE(found.ok());
   CHECK(found->entities == sample::entities);
   CHECK(found->events == sample::events);
-  CHECK(found->other_keys == 1);
+  CHECK(found->log_entries == sample::events);
+  CHECK(found->last_position == sample::events);
+  CHECK(found->other_keys == 1); // the global log's keys are cafes keys
   CHECK(found->longest_history == 3);
   CHECK(found->bytes == directory_bytes(path));
   CHECK(found->events_by_type

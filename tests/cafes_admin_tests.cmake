@@ -56,19 +56,19 @@ endfunction()
 add_admin_test(sample SETUP admin_sample
   COMMAND sample_database --db ${admin_dir}/healthy)
 add_admin_test(verify.healthy REQUIRES admin_sample
-  OUTPUT "3 entities, 7 events, 10 keys.*verify: no problems"
+  OUTPUT "3 entities, 7 events, 7 log entries, 18 keys.*verify: no problems"
   COMMAND verify --db ${admin_dir}/healthy)
 add_admin_test(stats REQUIRES admin_sample
-  OUTPUT "entities +3\nevents +7\nlongest history +3\nother keys +0.*bank.deposited +1\n.*tally.added +2\n"
+  OUTPUT "entities +3\nevents +7\nlongest history +3\nlog entries +7\nlast position +7\nother keys +0.*bank.deposited +1\n.*tally.added +2\n"
   COMMAND stats --db ${admin_dir}/healthy)
 add_admin_test(entities REQUIRES admin_sample LINES 3
   OUTPUT "^${account_id} 3\n20000000-0000-4000-8000-000000000002 2\n${tally_id} 2\n$"
   COMMAND entities --db ${admin_dir}/healthy)
 add_admin_test(history REQUIRES admin_sample LINES 3
-  OUTPUT " 1  [-0-9T:.]+Z  bank.opened .* 7 bytes 03000000616461\n.* 2 .*bank.deposited.*\n.* 3 .*bank.withdrawn"
+  OUTPUT " 1  @1 +[-0-9T:.]+Z  bank.opened .* 7 bytes 03000000616461\n.* 2  @2 .*bank.deposited.* command c0000000-0000-4000-8000-00000000000c  correlation c0000000-0000-4000-8000-0000000000cc  causation [-0-9a-f]+\n.* 3  @3 .*bank.withdrawn"
   COMMAND history --db ${admin_dir}/healthy ${account_id})
 add_admin_test(history.json REQUIRES admin_sample LINES 2
-  OUTPUT "\"entity\":\"${tally_id}\",\"version\":2,"
+  OUTPUT "\"entity\":\"${tally_id}\",\"version\":2,\"position\":7,"
   COMMAND history --db ${admin_dir}/healthy ${tally_id} --json)
 add_admin_test(history.unknown_entity REQUIRES admin_sample EXIT 1
   OUTPUT "error: entity 40000000-0000-4000-8000-000000000004 has no events"
@@ -86,7 +86,7 @@ add_admin_test(export REQUIRES admin_sample SETUP admin_export
   OUTPUT "^exported 3 entities, 7 events\n$"
   COMMAND export --db ${admin_dir}/healthy --out ${admin_dir}/first.jsonl)
 add_admin_test(export.stdout REQUIRES admin_sample LINES 7
-  OUTPUT "^{\"entity\":\"${account_id}\",\"version\":1,.*exported 3 entities, 7 events\n$"
+  OUTPUT "^{\"entity\":\"${account_id}\",\"version\":1,\"position\":1,.*exported 3 entities, 7 events\n$"
   COMMAND export --db ${admin_dir}/healthy)
 add_admin_test(import REQUIRES admin_export SETUP admin_import
   REMOVE ${admin_dir}/imported
@@ -111,6 +111,20 @@ add_admin_test(import_target SETUP admin_import_target
 add_admin_test(import.not_empty REQUIRES admin_import_target admin_export EXIT 2
   OUTPUT "^error: the store already holds entities"
   COMMAND import --db ${admin_dir}/import-target --in ${admin_dir}/first.jsonl)
+# A file written by the format 1 cafes-admin (no positions or command ids;
+# entities in id order) imports; the store gives positions in line order.
+add_admin_test(import.format1 SETUP admin_import_format1
+  REMOVE ${admin_dir}/imported-format1
+  OUTPUT "^imported 2 entities, 4 events from 4 lines into "
+  COMMAND import --db ${admin_dir}/imported-format1
+          --in ${CMAKE_CURRENT_SOURCE_DIR}/data/admin_format1.jsonl)
+add_admin_test(import.format1.verify REQUIRES admin_import_format1
+  OUTPUT "2 entities, 4 events, 4 log entries.*verify: no problems"
+  COMMAND verify --db ${admin_dir}/imported-format1)
+add_admin_test(import.format1.export REQUIRES admin_import_format1
+  DEPENDS admin.import.format1.verify LINES 4
+  OUTPUT "\"version\":3,\"position\":3,.*\"entity\":\"20000000-0000-4000-8000-000000000002\",\"version\":1,\"position\":4,"
+  COMMAND export --db ${admin_dir}/imported-format1)
 add_admin_test(import.malformed EXIT 1 REMOVE ${admin_dir}/imported-malformed
   OUTPUT "^error: line 3: the field 'type' is missing\nimported 1 entity, 2 events before it"
   COMMAND import --db ${admin_dir}/imported-malformed
@@ -119,10 +133,13 @@ add_admin_test(import.malformed EXIT 1 REMOVE ${admin_dir}/imported-malformed
 # -- damaged databases: verify exits 1 naming the damage ---------------------
 foreach(case
     "foreign-key|problem: key 78: not a key cafes writes"
-    "gap|problem: entity ${account_id} version 3: a gap: version 2 is missing"
+    "gap|problem: entity ${account_id} version 5: a gap: version 4 is missing"
     "headless|problem: entity ${tally_id}: it has events up to version 2 but no head"
     "unknown-type|problem: entity ${tally_id} version 3: unknown event type 'tally.subtracted'"
-    "undecodable-event|problem: entity ${account_id} version 2: the record does not decode")
+    "undecodable-event|problem: entity ${account_id} version 2: the record does not decode"
+    "log-dangling-entry|problem: position 8: its log entry points at entity 40000000-0000-4000-8000-000000000004 version 1, which is not stored"
+    "log-position-mismatch|problem: position 2: its log entry points at entity ${account_id} version 2, whose record says position 9"
+    "log-last-position|problem: key 70+: the global log's last position says 9 but its entries end at position 7")
   string(REPLACE "|" ";" case "${case}")
   list(GET case 0 damage)
   list(GET case 1 says)

@@ -4,6 +4,8 @@
 #include <catch2/catch.hpp>
 
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "cafes/storage/rocksdb_layout.hpp"
 
@@ -26,6 +28,24 @@ TEST_CASE("parse_key takes apart every event key and head key", "[storage]") {
   SECTION("given a head key, then kind and entity come back, version 0") {
     CHECK(parse_key(head_key(entity)) == parsed_key{key_kind::head, entity, 0});
   }
+}
+
+TEST_CASE("parse_key takes apart the global log's keys", "[storage]") {
+  auto position = GENERATE(1ULL, 256ULL, max_version);
+  CHECK(parse_key(log_key(position)) == parsed_key{key_kind::log_entry, uuid{}, 0, position});
+  CHECK(parse_key(position_key()) == parsed_key{key_kind::position, uuid{}, 0, 0});
+  auto log = log_key(position);
+  CHECK_FALSE(parse_key(log_key(0))); // positions start at 1
+  CHECK_FALSE(parse_key(log_key_prefix()));
+  CHECK_FALSE(parse_key(log.substr(0, 24)));
+  CHECK_FALSE(parse_key(log + '\0'));
+  CHECK_FALSE(parse_key(position_key() + '\0'));
+  auto named = log; // an entity where the zeros belong
+  named[5] = 1;
+  CHECK_FALSE(parse_key(named));
+  named = position_key();
+  named[16] = 1;
+  CHECK_FALSE(parse_key(named));
 }
 
 TEST_CASE("parse_key refuses anything that is not a whole key", "[storage][bad-input]") {
@@ -56,11 +76,14 @@ TEST_CASE("an event value round-trips, and a damaged one is a decode failure",
   record.type = "bank.deposited";
   record.payload = {1, 2, 3};
   record.timestamp_ns = -5;
+  record.position = 12;
+  record.command_id = uuid::random();
+  record.causation_id = uuid::random();
   auto value = encode_event_value(record);
   auto decoded = decode_event_value(record.entity, record.version, value);
   REQUIRE(decoded.ok());
   CHECK(*decoded == record);
-  auto header = 1 + 16 + 8 + 4 + record.type.size();
+  auto header = 1 + 16 + 8 + 8 + 3 * 16 + 4 + record.type.size();
   for (auto size : {std::size_t{0}, std::size_t{1}, header - 1}) {
     auto damaged = decode_event_value(record.entity, record.version,
                                       std::string_view{value}.substr(0, size));
@@ -73,4 +96,29 @@ TEST_CASE("an event value round-trips, and a damaged one is a decode failure",
   CHECK(decode_version(encode_version(max_version), version));
   CHECK(version == max_version);
   CHECK_FALSE(decode_version("1234567", version));
+}
+
+TEST_CASE("a log entry round-trips, and a damaged one is a decode failure naming its "
+          "position",
+          "[storage][bad-input]") {
+  const log_entry entry{uuid::random(), 9, "bank_account", "bank.deposited"};
+  auto value = encode_log_entry(entry);
+  auto decoded = decode_log_entry(4, value);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == entry);
+  auto version_zero = encode_log_entry({entry.entity, 0, "", "t"});
+  auto wrong_format = value;
+  wrong_format[0] = 2;
+  for (const auto& [damaged, says] :
+       std::vector<std::pair<std::string, std::string>>{
+         {"", "empty value"},
+         {value.substr(0, value.size() - 1), "truncated"},
+         {value + "x", "trailing bytes"},
+         {wrong_format, "unknown entry format 2"},
+         {version_zero, "version 0"}}) {
+    auto refused = decode_log_entry(4, damaged);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ec::decode_failure);
+    CHECK_THAT(refused.error().message, Catch::Contains("position 4: " + says));
+  }
 }

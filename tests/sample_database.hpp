@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -52,7 +53,8 @@ event_record record(const Event& event, uuid id = uuid::random()) {
   return out;
 }
 
-/// Appends the sample histories: `account` 3 events, `widget` 2, `tally` 2.
+/// Appends the sample histories: `account` 3 events, `widget` 2, `tally` 2,
+/// at global positions 1..7 in that order, each with its aggregate's name.
 inline void write(event_store& store) {
   using bank_event = bank::account::event;
   using example_event = example::entity::event;
@@ -60,14 +62,22 @@ inline void write(event_store& store) {
   std::vector<append_request> requests{
     {account, 0,
      {record(bank_event{bank::opened{"ada"}}), record(bank_event{bank::deposited{100}}),
-      record(bank_event{bank::withdrawn{30}})}},
+      record(bank_event{bank::withdrawn{30}})},
+     std::string{bank::account::name}},
     {widget, 0,
      {record(example_event{example::created{"bar"}}),
-      record(example_event{example::attribute_changed{"foo", "baz"}})}},
+      record(example_event{example::attribute_changed{"foo", "baz"}})},
+     std::string{example::entity::name}},
     {tally, 0,
      {record(tally_event{cafes::tally::added{uuid::random(), 5}}),
-      record(tally_event{cafes::tally::added{uuid::random(), 7}})}},
+      record(tally_event{cafes::tally::added{uuid::random(), 7}})},
+     std::string{cafes::tally::counter::name}},
   };
+  // The account's second event carries a command, correlation and causation
+  // id, so that tools show and move them.
+  requests[0].events[1].command_id = *uuid::parse("c0000000-0000-4000-8000-00000000000c");
+  requests[0].events[1].correlation_id = *uuid::parse("c0000000-0000-4000-8000-0000000000cc");
+  requests[0].events[1].causation_id = requests[0].events[0].id;
   for (const auto& request : requests)
     if (auto appended = store.append(request); !appended)
       throw std::runtime_error(to_string(appended.error()));
@@ -86,23 +96,28 @@ inline std::unique_ptr<rocksdb::DB> open_raw(const std::string& path, bool creat
 }
 
 /// One kind of damage and what `verify` must say about it: exactly one
-/// problem, about `entity` (none for a foreign key) at `version` (0: not
-/// about one event), whose text contains `says`.
+/// problem, about `entity` (none for a foreign key or the global log) at
+/// `version` (0: not about one event) or at the log's `position` (0: not
+/// about a log entry), whose text contains `says`.
 struct damage {
   std::string name;
   std::optional<entity_id> entity;
   std::uint64_t version = 0;
   std::string says;
+  std::uint64_t position = 0;
 };
 
-/// Every kind of damage `write_damage` knows.
+/// Every kind of damage `write_damage` knows that is one problem. (Damage
+/// to the global log is often two true problems, one at each end: see
+/// verify_test.cpp.) Events these add go into the global log, as a store
+/// would write them, so that each damage stays one problem.
 inline std::vector<damage> damages() {
   return {
     {"foreign-key", std::nullopt, 0, "not a key cafes writes"},
     {"short-event-key", std::nullopt, 0, "not a key cafes writes"},
     {"undecodable-event", account, 2, "the record does not decode: unknown record format 7"},
-    {"gap", account, 3, "a gap: version 2 is missing"},
-    {"missing-first", widget, 2, "starts at version 2, not 1"},
+    {"gap", account, 5, "a gap: version 4 is missing"},
+    {"missing-first", stranger, 2, "starts at version 2, not 1"},
     {"head-past-end", account, 0, "head says version 5 but its events end at version 3"},
     {"orphan-head", stranger, 0, "no events (an orphan head)"},
     {"headless", tally, 0, "events up to version 2 but no head record"},
@@ -112,6 +127,27 @@ inline std::vector<damage> damages() {
     {"mixed-aggregates", account, 4,
      "an event of aggregate 'tally' in a history of aggregate 'bank_account'"},
     {"duplicate-id", widget, 1, "is also the id of entity " + to_string(account) + " version 4"},
+    // The global log (positions 1..7: account 1-3, widget 4-5, tally 6-7).
+    {"log-dangling-entry", std::nullopt, 0,
+     "its log entry points at entity " + to_string(stranger) + " version 1, which is not stored",
+     8},
+    {"log-position-mismatch", std::nullopt, 0,
+     "its log entry points at entity " + to_string(account)
+       + " version 2, whose record says position 9",
+     2},
+    {"log-type-mismatch", std::nullopt, 0,
+     "as type 'bank.closed', but the event is of type 'bank.opened'", 1},
+    {"log-undecodable-entry", std::nullopt, 0,
+     "the log entry does not decode: unknown entry format 9", 5},
+    {"log-last-position", std::nullopt, 0,
+     "the global log's last position says 9 but its entries end at position 7"},
+    {"log-missing-position", std::nullopt, 0,
+     "the global log's last-position record is missing, but its entries end at position 7"},
+    {"log-duplicate-position", stranger, 1,
+     "its record says position 3, as does entity " + to_string(account)
+       + " version 3's: two events at one position"},
+    {"log-event-outside", stranger, 1,
+     "its record says position 8, but no global log entry points at it"},
   };
 }
 
@@ -129,11 +165,21 @@ inline void write_damage(const std::string& path, const std::string& name) {
   auto put = [&](const std::string& key, const std::string& value) {
     check(db->Put(sync, key, value));
   };
-  // Appends `event` as `entity`'s version `version`, with the head moved along.
+  // Appends `event` as `entity`'s version `version` at the next global
+  // position, with its log entry, the head and the last position moved
+  // along, as the store would.
   auto append = [&](const entity_id& entity, std::uint64_t version,
                     const event_record& event) {
-    put(layout::event_key(entity, version), layout::encode_event_value(event));
+    std::string value;
+    check(db->Get({}, layout::position_key(), &value));
+    std::uint64_t position = 0;
+    if (!layout::decode_version(value, position))
+      throw std::runtime_error("the sample database's last position does not decode");
+    ++position;
+    put(layout::event_key(entity, version), layout::encode_event_value(event, position));
+    put(layout::log_key(position), layout::encode_log_entry({entity, version, "", event.type}));
     put(layout::head_key(entity), layout::encode_version(version));
+    put(layout::position_key(), layout::encode_version(position));
   };
   if (name == "foreign-key") {
     put("x", "someone else's value");
@@ -142,9 +188,10 @@ inline void write_damage(const std::string& path, const std::string& name) {
   } else if (name == "undecodable-event") {
     put(layout::event_key(account, 2), "\x07garbage");
   } else if (name == "gap") {
-    check(db->Delete(sync, layout::event_key(account, 2)));
+    // Version 5 after 3: a history with a hole, the global log intact.
+    append(account, 5, record(bank::account::event{bank::deposited{1}}));
   } else if (name == "missing-first") {
-    check(db->Delete(sync, layout::event_key(widget, 1)));
+    append(stranger, 2, record(bank::account::event{bank::opened{"eve"}}));
   } else if (name == "head-past-end") {
     put(layout::head_key(account), layout::encode_version(5));
   } else if (name == "orphan-head") {
@@ -171,6 +218,42 @@ inline void write_damage(const std::string& path, const std::string& name) {
     if (!first)
       throw std::runtime_error(to_string(first.error()));
     append(account, 4, record(bank::account::event{bank::deposited{1}}, first->id));
+  } else if (name == "log-dangling-entry") {
+    put(layout::log_key(8), layout::encode_log_entry({stranger, 1, "", "bank.opened"}));
+    put(layout::position_key(), layout::encode_version(8));
+  } else if (name == "log-position-mismatch" || name == "log-duplicate-position"
+             || name == "log-event-outside") {
+    // An event whose record names a position its log entry does not have
+    // (account 2 says 9), or an event no entry points at (at position 3,
+    // account 3's, or 8, past the end).
+    auto [entity, version, position] = name == "log-position-mismatch"
+                                         ? std::tuple{account, std::uint64_t{2}, 9}
+                                         : std::tuple{stranger, std::uint64_t{1},
+                                                      name == "log-event-outside" ? 8 : 3};
+    auto event = record(bank::account::event{bank::opened{"eve"}});
+    if (entity == account) { // the same event, only its position changed
+      std::string value;
+      check(db->Get({}, layout::event_key(account, 2), &value));
+      auto stored = layout::decode_event_value(account, 2, value);
+      if (!stored)
+        throw std::runtime_error(to_string(stored.error()));
+      event = *stored;
+    }
+    put(layout::event_key(entity, version),
+        layout::encode_event_value(event, static_cast<std::uint64_t>(position)));
+    if (entity == stranger)
+      put(layout::head_key(entity), layout::encode_version(version));
+  } else if (name == "log-type-mismatch") {
+    put(layout::log_key(1), layout::encode_log_entry({account, 1, "", "bank.closed"}));
+  } else if (name == "log-undecodable-entry") {
+    put(layout::log_key(5), "\x09garbage");
+  } else if (name == "log-last-position") {
+    put(layout::position_key(), layout::encode_version(9));
+  } else if (name == "log-missing-position") {
+    check(db->Delete(sync, layout::position_key()));
+  } else if (name == "log-entry-missing") {
+    // Not one problem: a gap at position 4 and account 3 outside the log.
+    check(db->Delete(sync, layout::log_key(3)));
   } else {
     throw std::invalid_argument("unknown damage '" + name + "'");
   }

@@ -347,30 +347,61 @@ TEST_CASE("restarts leave no write-ahead logs behind", "[storage][damage]") {
 }
 
 TEST_CASE("the on-disk layout is pinned", "[storage][layout]") {
-  // Changing any of these bytes makes existing databases unreadable.
+  // Changing any of these bytes makes existing databases unreadable (format
+  // 2: the CAFES marker says which).
   auto entity = *uuid::parse("01234567-89ab-cdef-0011-223344556677");
   const std::string id_bytes{
     "\x01\x23\x45\x67\x89\xab\xcd\xef\x00\x11\x22\x33\x44\x55\x66\x77", 16};
+  const std::string zeros(16, '\0');
   CHECK(rocksdb_layout::event_key(entity, 0x0102)
         == "e" + id_bytes + std::string{"\0\0\0\0\0\0\x01\x02", 8});
   CHECK(rocksdb_layout::head_key(entity) == "h" + id_bytes);
+  CHECK(rocksdb_layout::log_key(0x0102030405060708ULL)
+        == "g" + zeros + "\x01\x02\x03\x04\x05\x06\x07\x08");
+  CHECK(rocksdb_layout::log_key_prefix() == "g" + zeros);
+  CHECK(rocksdb_layout::position_key() == "p" + zeros);
   CHECK(rocksdb_layout::encode_version(0x0102030405060708ULL)
         == "\x01\x02\x03\x04\x05\x06\x07\x08");
+
   event_record record;
   record.id = *uuid::parse("ffeeddcc-bbaa-9988-7766-554433221100");
   record.type = "t.x";
   record.payload = {0xde, 0xad};
   record.timestamp_ns = 0x0102030405060708LL;
-  const std::string value = std::string{"\x01"}
-                            + "\xff\xee\xdd\xcc\xbb\xaa\x99\x88\x77\x66\x55\x44\x33\x22\x11"
-                            + std::string{"\0", 1} + "\x08\x07\x06\x05\x04\x03\x02\x01"
-                            + std::string{"\x03\0\0\0", 4} + "t.x" + "\xde\xad";
+  record.position = 0x1112131415161718ULL;
+  record.command_id = *uuid::parse("c0c1c2c3-c4c5-c6c7-c8c9-cacbcccdcecf");
+  record.correlation_id = *uuid::parse("d0d1d2d3-d4d5-d6d7-d8d9-dadbdcdddedf");
+  record.causation_id = *uuid::parse("e0e1e2e3-e4e5-e6e7-e8e9-eaebecedeeef");
+  const std::string value =
+    std::string{"\x02"}                                                        // format
+    + "\xff\xee\xdd\xcc\xbb\xaa\x99\x88\x77\x66\x55\x44\x33\x22\x11" + std::string{"\0", 1}
+    + "\x08\x07\x06\x05\x04\x03\x02\x01"                                   // timestamp LE
+    + "\x18\x17\x16\x15\x14\x13\x12\x11"                                   // position LE
+    + "\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb\xcc\xcd\xce\xcf" // command
+    + "\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf" // correlation
+    + "\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef" // causation
+    + std::string{"\x03\0\0\0", 4} + "t.x" + "\xde\xad";
   CHECK(rocksdb_layout::encode_event_value(record) == value);
   auto decoded = rocksdb_layout::decode_event_value(entity, 7, value);
   REQUIRE(decoded.ok());
   record.entity = entity;
   record.version = 7;
   CHECK(*decoded == record);
+  // The position given apart from the record wins.
+  auto elsewhere = rocksdb_layout::encode_event_value(record, 0x21);
+  CHECK(elsewhere.substr(25, 8) == std::string{"\x21\0\0\0\0\0\0\0", 8});
+  CHECK(elsewhere.substr(0, 25) == value.substr(0, 25));
+  CHECK(elsewhere.substr(33) == value.substr(33));
+
+  const rocksdb_layout::log_entry entry{entity, 0x0102, "bank", "t.x"};
+  const std::string entry_value = std::string{"\x01"} + id_bytes           // format, entity
+                                  + std::string{"\0\0\0\0\0\0\x01\x02", 8} // version BE
+                                  + std::string{"\x04\0\0\0", 4} + "bank"
+                                  + std::string{"\x03\0\0\0", 4} + "t.x";
+  CHECK(rocksdb_layout::encode_log_entry(entry) == entry_value);
+  auto decoded_entry = rocksdb_layout::decode_log_entry(3, entry_value);
+  REQUIRE(decoded_entry.ok());
+  CHECK(*decoded_entry == entry);
 }
 
 TEST_CASE("a corrupt table file ends in a stable failed state: writes refused, no "

@@ -66,7 +66,10 @@ TEST_CASE("verify finds nothing wrong in a healthy database and writes nothing",
   CHECK(report.entities == sample::entities);
   CHECK(report.events == sample::events);
   CHECK(report.heads == sample::entities);
-  CHECK(report.keys == sample::events + sample::entities);
+  CHECK(report.log_entries == sample::events);
+  CHECK(report.last_position == sample::events);
+  // Events, heads, log entries and the last position.
+  CHECK(report.keys == 2 * sample::events + sample::entities + 1);
   CHECK(report.bytes == directory_bytes(path));
   CHECK(report.bytes > 0);
   CHECK(files_of(path) == before);
@@ -102,10 +105,13 @@ TEST_CASE("verify reports each kind of damage once, naming its entity and versio
   const auto& problem = report.problems.front();
   CHECK(problem.entity == damage.entity);
   CHECK(problem.version == damage.version);
+  CHECK(problem.position == damage.position);
   CHECK_THAT(problem.what, Catch::Contains(damage.says));
   auto text = to_string(problem);
   if (damage.entity)
     CHECK_THAT(text, Catch::StartsWith("entity " + to_string(*damage.entity)));
+  else if (damage.position != 0)
+    CHECK_THAT(text, Catch::StartsWith("position " + std::to_string(damage.position) + ": "));
   else
     CHECK_THAT(text, Catch::StartsWith("key "));
 }
@@ -154,17 +160,30 @@ TEST_CASE("verify reports progress up to the last key", "[storage][verify]") {
   options.progress_every = 4;
   options.progress = [&](const verify_progress& progress) { seen.push_back(progress); };
   auto report = verify_sample(path, options);
-  REQUIRE(seen.size() == 3); // after keys 4 and 8, and at the end (10)
+  REQUIRE(report.keys == 18);
+  REQUIRE(seen.size() == 5); // after keys 4, 8, 12 and 16, and at the end (18)
   CHECK(seen[0].keys == 4);
-  CHECK(seen[1].keys == 8);
-  CHECK(seen[2].keys == report.keys);
+  CHECK(seen[3].keys == 16);
+  CHECK(seen[4].keys == report.keys);
 }
 
 TEST_CASE("verify reports a damaged table file as a scan that stopped",
           "[storage][verify][damage]") {
   temp_dir dir;
   auto path = dir.sub("db");
-  create_sample(path); // closing flushes the events into a table file
+  {
+    rocksdb_options options;
+    options.path = path;
+    auto store = rocksdb_store::open(options);
+    REQUIRE(store.ok());
+    sample::write(**store);
+    // Enough events for many data blocks: the first is broken below, the
+    // last (the global log's last position, which open reads) stays intact.
+    std::vector<event_record> more;
+    for (int i = 0; i < 400; ++i)
+      more.push_back(sample::record(tally::counter::event{tally::added{uuid::random(), 1}}));
+    REQUIRE((*store)->append({sample::tally, 2, more}).ok());
+  } // closing flushes the events into one table file
   std::vector<fs::path> tables;
   for (const auto& entry : fs::directory_iterator{path})
     if (entry.path().extension() == ".sst")
@@ -186,4 +205,51 @@ TEST_CASE("verify reports a damaged table file as a scan that stopped",
   REQUIRE_FALSE(report.problems.empty());
   CHECK_THAT(report.problems.back().what,
              Catch::Contains("the scan stopped") && Catch::Contains("not checked"));
+}
+
+TEST_CASE("verify reports a missing global log entry as a gap and its event as outside "
+          "the log",
+          "[storage][verify][damage]") {
+  temp_dir dir;
+  auto path = dir.sub("db");
+  create_sample(path);
+  sample::write_damage(path, "log-entry-missing"); // position 3: account version 3
+  auto report = verify_sample(path);
+  INFO(problems_of(report));
+  CHECK(report.complete);
+  CHECK(report.log_entries == sample::events - 1);
+  REQUIRE(report.problem_count == 2);
+  REQUIRE(report.problems.size() == 2);
+  CHECK(to_string(report.problems[0])
+        == "position 4: a gap in the global log: position 3 is missing");
+  CHECK(report.problems[0].key == rocksdb_layout::log_key(4));
+  CHECK(to_string(report.problems[1])
+        == "entity " + to_string(sample::account)
+             + " version 3: its record says position 3, but no global log entry points "
+               "at it");
+}
+
+TEST_CASE("verify names every missing stretch of the global log", "[storage][verify][damage]") {
+  temp_dir dir;
+  auto path = dir.sub("db");
+  create_sample(path);
+  {
+    auto db = sample::open_raw(path);
+    for (std::uint64_t position : {2, 3, 5})
+      REQUIRE(db->Delete({}, rocksdb_layout::log_key(position)).ok());
+  }
+  verify_options options;
+  options.check_event_ids = false;
+  auto report = verify_sample(path, options);
+  INFO(problems_of(report));
+  REQUIRE(report.problem_count == 5); // two gaps, three events outside the log
+  CHECK(to_string(report.problems[0])
+        == "position 4: a gap in the global log: positions 2..3 are missing");
+  CHECK(to_string(report.problems[1])
+        == "position 6: a gap in the global log: position 5 is missing");
+  // Then the events, in position order.
+  CHECK(report.problems[2].entity == sample::account);
+  CHECK(report.problems[2].version == 2);
+  CHECK(report.problems[4].entity == sample::widget);
+  CHECK(report.problems[4].version == 2);
 }

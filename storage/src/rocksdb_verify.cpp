@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <tuple>
 #include <unordered_map>
 
 #include "cafes/storage/rocksdb_layout.hpp"
@@ -26,6 +27,8 @@ std::string to_hex(std::string_view bytes, std::size_t max_bytes) {
 }
 
 std::string to_string(const verify_problem& problem) {
+  if (!problem.entity && problem.position != 0)
+    return "position " + std::to_string(problem.position) + ": " + problem.what;
   if (!problem.entity)
     return problem.key.empty() ? problem.what
                                : "key " + to_hex(problem.key) + ": " + problem.what;
@@ -53,13 +56,18 @@ std::uint64_t directory_bytes(const std::string& path) {
 
 namespace {
 
-/// The reason in a decode failure's message, without the entity and version
-/// it starts with ("... at version 7: truncated header" -> "truncated header").
-std::string reason_of(const failure& error, std::uint64_t version) {
-  auto marker = "at version " + std::to_string(version) + ": ";
-  auto at = error.message.find(marker);
-  return at == std::string::npos ? error.message
-                                 : error.message.substr(at + marker.size());
+/// The reason in a decode failure's message, without what it starts with
+/// ("... at version 7: truncated header" -> "truncated header"): `marker` is
+/// "version" or "position".
+std::string reason_of(const failure& error, std::uint64_t at_number,
+                      std::string_view marker = "version") {
+  auto text = "at " + std::string{marker} + " " + std::to_string(at_number) + ": ";
+  auto at = error.message.find(text);
+  return at == std::string::npos ? error.message : error.message.substr(at + text.size());
+}
+
+std::string entity_version(const entity_id& entity, std::uint64_t version) {
+  return "entity " + to_string(entity) + " version " + std::to_string(version);
 }
 
 /// One pass over the keys, in key order; see `verify`.
@@ -83,6 +91,10 @@ public:
                 + (key.size() == 1 ? " byte)" : " bytes)"));
     else if (parsed->kind == layout::key_kind::event)
       event(key, parsed->entity, parsed->version, value);
+    else if (parsed->kind == layout::key_kind::log_entry)
+      log_entry(key, parsed->position, value);
+    else if (parsed->kind == layout::key_kind::position)
+      last_position(key, value);
     else
       head(key, parsed->entity, value);
     if (options_.progress && options_.progress_every != 0
@@ -103,6 +115,11 @@ public:
     close_run();
     for (; cursor_ < runs_.size(); ++cursor_)
       missing_head(runs_[cursor_]);
+    // After a read error the keys the log is checked against were not all
+    // read: every event would look like one outside the log.
+    if (report_.complete)
+      check_log_ends();
+    logged_ = {};
     if (options_.check_event_ids)
       duplicate_ids();
     report_.entities = runs_.size() + orphan_heads_;
@@ -125,6 +142,20 @@ private:
     auto operator<=>(const id_use&) const = default;
   };
 
+  /// An event as the global log check needs it. Event keys sort before the
+  /// log's ('e' < 'g'), so the scan has every event (in entity and version
+  /// order) before the first log entry, which finds its event by binary
+  /// search. 40 bytes per event: the check's memory.
+  struct logged_event {
+    entity_id entity;
+    std::uint64_t version = 0;
+    std::uint64_t position = 0; // as stored; 0 when the record does not decode
+    std::uint32_t type = 0;     // index into type_names_
+    bool decoded = false;
+    bool in_log = false;   // the entry at its position points back at it
+    bool reported = false; // a problem already names it: not outside the log too
+  };
+
   void report_progress() {
     progress_.keys = report_.keys;
     progress_.problems = report_.problem_count;
@@ -134,9 +165,15 @@ private:
 
   void problem(std::string key, std::optional<entity_id> entity, std::uint64_t version,
                std::string what) {
+    problem(std::move(key), entity, version, 0, std::move(what));
+  }
+
+  void problem(std::string key, std::optional<entity_id> entity, std::uint64_t version,
+               std::uint64_t position, std::string what) {
     ++report_.problem_count;
     if (report_.problems.size() < options_.max_problems)
-      report_.problems.push_back({std::move(key), entity, version, std::move(what)});
+      report_.problems.push_back(
+        {std::move(key), entity, version, position, std::move(what)});
   }
 
   void close_run() {
@@ -165,12 +202,14 @@ private:
                             : "a gap: " + missing);
     }
     current_->last = version;
+    logged_.push_back({entity, version}); // completed below if it decodes
     auto record = layout::decode_event_value(entity, version, value);
     if (!record) {
       problem(std::string{key}, entity, version,
               "the record does not decode: " + reason_of(record.error(), version));
       return;
     }
+    logged_.back() = {entity, version, record->position, type_index(record->type), true};
     if (options_.check_event_ids)
       ids_.push_back({record->id, entity, version});
     if (types_.empty())
@@ -226,6 +265,122 @@ private:
                 + " but its events end at version " + std::to_string(events->last));
   }
 
+  std::uint32_t type_index(const std::string& type) {
+    auto [it, added] = type_indices_.try_emplace(type, type_names_.size());
+    if (added)
+      type_names_.push_back(type);
+    return it->second;
+  }
+
+  /// One entry of the global log, in position order (after every event).
+  void log_entry(std::string_view key, std::uint64_t position, std::string_view value) {
+    ++report_.log_entries;
+    auto expected = last_logged_ + 1;
+    last_logged_ = position;
+    if (position != expected)
+      problem(std::string{key}, std::nullopt, 0, position,
+              "a gap in the global log: "
+                + (expected + 1 == position
+                     ? "position " + std::to_string(expected) + " is missing"
+                     : "positions " + std::to_string(expected) + ".."
+                         + std::to_string(position - 1) + " are missing"));
+    auto entry = layout::decode_log_entry(position, value);
+    if (!entry) {
+      undecodable_entries_.push_back(position); // in order: the keys are
+      problem(std::string{key}, std::nullopt, 0, position,
+              "the log entry does not decode: "
+                + reason_of(entry.error(), position, "position"));
+      return;
+    }
+    auto points_at = "its log entry points at " + entity_version(entry->entity, entry->version);
+    auto found = std::lower_bound(
+      logged_.begin(), logged_.end(), std::pair{entry->entity, entry->version},
+      [](const logged_event& event, const std::pair<entity_id, std::uint64_t>& wanted) {
+        return std::pair{event.entity, event.version} < wanted;
+      });
+    if (found == logged_.end() || found->entity != entry->entity
+        || found->version != entry->version) {
+      problem(std::string{key}, std::nullopt, 0, position,
+              points_at + ", which is not stored");
+      return;
+    }
+    if (!found->decoded)
+      return; // the event's own problem says it all
+    if (found->position != position) {
+      // One problem for both ends: the event is not reported again as
+      // outside the log.
+      found->reported = true;
+      problem(std::string{key}, std::nullopt, 0, position,
+              points_at + ", whose record says position "
+                + std::to_string(found->position));
+      return;
+    }
+    found->in_log = true;
+    const auto& type = type_names_[found->type];
+    if (type != entry->type)
+      problem(std::string{key}, std::nullopt, 0, position,
+              points_at + " as type '" + entry->type + "', but the event is of type '"
+                + type + "'");
+  }
+
+  /// The global log's last-position record.
+  void last_position(std::string_view key, std::string_view value) {
+    has_last_position_ = true;
+    if (!layout::decode_version(value, report_.last_position)) {
+      report_.last_position = 0;
+      last_position_decoded_ = false;
+      problem(std::string{key}, std::nullopt, 0,
+              "the global log's last-position record does not decode ("
+                + std::to_string(value.size()) + " bytes, 8 expected)");
+    }
+  }
+
+  /// What only the whole scan can tell about the global log: where it ends,
+  /// and the events no entry points at.
+  void check_log_ends() {
+    auto key = layout::position_key();
+    if (!has_last_position_ && (report_.events > 0 || report_.log_entries > 0))
+      problem(key, std::nullopt, 0,
+              "the global log's last-position record is missing, but its entries end "
+              "at position " + std::to_string(last_logged_) + " ("
+                + std::to_string(report_.events) + " events are stored)");
+    else if (has_last_position_ && last_position_decoded_
+             && report_.last_position != last_logged_)
+      problem(key, std::nullopt, 0,
+              "the global log's last position says "
+                + std::to_string(report_.last_position) + " but its entries end at "
+                + (last_logged_ == 0 ? "none" : "position " + std::to_string(last_logged_)));
+    // Events outside the log, in position order. Events that share a
+    // position are named with the one the log points at (or the first).
+    std::sort(logged_.begin(), logged_.end(),
+              [](const logged_event& a, const logged_event& b) {
+                return std::tie(a.position, a.entity, a.version)
+                       < std::tie(b.position, b.entity, b.version);
+              });
+    for (auto first = logged_.begin(); first != logged_.end();) {
+      auto last = std::find_if(first, logged_.end(), [&](const logged_event& event) {
+        return event.position != first->position;
+      });
+      auto logged = std::find_if(first, last, [](const auto& event) { return event.in_log; });
+      for (auto event = first; event != last; ++event) {
+        if (!event->decoded || event->in_log || event->reported
+            || std::binary_search(undecodable_entries_.begin(),
+                                  undecodable_entries_.end(), event->position))
+          continue; // nothing to say, or said at the entry
+        auto other = logged != last ? logged : std::find_if(first, last, [&](const auto& o) {
+          return o.decoded && &o != &*event;
+        });
+        auto says = "its record says position " + std::to_string(event->position);
+        problem(layout::event_key(event->entity, event->version), event->entity,
+                event->version,
+                other != last ? says + ", as does " + entity_version(other->entity, other->version)
+                                  + "'s: two events at one position"
+                              : says + ", but no global log entry points at it");
+      }
+      first = last;
+    }
+  }
+
   void missing_head(const run& events) {
     problem(layout::event_key(events.entity, events.last), events.entity, 0,
             "it has events up to version " + std::to_string(events.last)
@@ -258,6 +413,13 @@ private:
   std::size_t cursor_ = 0; // the first run no head has been matched with yet
   std::uint64_t orphan_heads_ = 0;
   std::vector<id_use> ids_;
+  std::vector<logged_event> logged_; // every event, in key order until the end
+  std::unordered_map<std::string, std::uint32_t> type_indices_;
+  std::vector<std::string> type_names_; // each stored type once
+  std::uint64_t last_logged_ = 0;        // the last log entry's position
+  std::vector<std::uint64_t> undecodable_entries_; // their positions, ascending
+  bool has_last_position_ = false;
+  bool last_position_decoded_ = true;
   std::string last_key_;
 };
 

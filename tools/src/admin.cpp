@@ -34,9 +34,15 @@ result<store_stats> stats(rocksdb_store& store,
       ++out.other_keys;
       return true;
     }
-    if (parsed->kind == layout::key_kind::head) {
-      ++out.entities;
-      return true;
+    switch (parsed->kind) {
+      case layout::key_kind::head: ++out.entities; return true;
+      case layout::key_kind::log_entry: ++out.log_entries; return true;
+      case layout::key_kind::position:
+        // A damaged record counts as none: verify names it.
+        if (!layout::decode_version(value, out.last_position))
+          out.last_position = 0;
+        return true;
+      case layout::key_kind::event: break;
     }
     ++out.events;
     run = entity == parsed->entity ? run + 1 : 1;

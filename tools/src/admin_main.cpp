@@ -89,8 +89,10 @@ int run_verify(rocksdb_store& store, std::size_t max_problems, bool check_ids) {
                 counted(report.problem_count - report.problems.size(), "more problem",
                         "more problems")
                   .c_str());
-  std::printf("%s, %s, %s, %s\n", counted(report.entities, "entity", "entities").c_str(),
+  std::printf("%s, %s, %s, %s, %s\n",
+              counted(report.entities, "entity", "entities").c_str(),
               counted(report.events, "event", "events").c_str(),
+              counted(report.log_entries, "log entry", "log entries").c_str(),
               counted(report.keys, "key", "keys").c_str(), size_text(report.bytes).c_str());
   if (report.ok()) {
     std::printf("verify: no problems\n");
@@ -115,6 +117,8 @@ int run_stats(rocksdb_store& store) {
   row("entities", with_commas(found->entities));
   row("events", with_commas(found->events));
   row("longest history", with_commas(found->longest_history));
+  row("log entries", with_commas(found->log_entries));
+  row("last position", with_commas(found->last_position));
   row("other keys", with_commas(found->other_keys));
   row("size", size_text(found->bytes));
   row("database id", to_string(store.database_id()));
@@ -161,11 +165,19 @@ int run_history(rocksdb_store& store, const entity_id& entity, bool json) {
       continue;
     }
     std::string payload{event.payload.begin(), event.payload.end()};
-    std::printf("%6llu  %s  %-28s %s  %zu bytes %s\n",
+    // The ids a writer may leave out follow only when given.
+    std::string ids;
+    for (auto [name, id] : {std::pair{"command", &event.command_id},
+                            std::pair{"correlation", &event.correlation_id},
+                            std::pair{"causation", &event.causation_id}})
+      if (!id->is_nil())
+        ids += std::string{"  "} + name + " " + to_string(*id);
+    std::printf("%6llu  @%-8llu %s  %-28s %s  %zu bytes %s%s\n",
                 static_cast<unsigned long long>(event.version),
+                static_cast<unsigned long long>(event.position),
                 utc_text(event.timestamp_ns).c_str(), event.type.c_str(),
                 to_string(event.id).c_str(), event.payload.size(),
-                to_hex(payload, 32).c_str());
+                to_hex(payload, 32).c_str(), ids.c_str());
   }
   return exit_ok;
 }
@@ -270,8 +282,9 @@ int main(int argc, char** argv) {
     command->add_option("--db", db, what)->required();
     return command;
   };
-  auto* verify = with_db(cli.add_subcommand("verify", "check every key, record, payload "
-                                                      "and head; exit 1 on any problem"),
+  auto* verify = with_db(cli.add_subcommand("verify", "check every key, record, payload, "
+                                                      "head and the global log; exit 1 "
+                                                      "on any problem"),
                          "database directory (opened read-only)");
   std::size_t max_problems = 1'000;
   bool skip_event_ids = false;
@@ -280,8 +293,8 @@ int main(int argc, char** argv) {
   verify->add_flag("--skip-event-ids", skip_event_ids,
                    "do not check that event ids are unique (saves ~40 bytes of memory "
                    "per event)");
-  auto* stats = with_db(cli.add_subcommand("stats", "count entities, events, types and "
-                                                    "bytes"),
+  auto* stats = with_db(cli.add_subcommand("stats", "count entities, events, the global "
+                                                    "log, types and bytes"),
                         "database directory (opened read-only)");
   auto* entities = with_db(cli.add_subcommand("entities", "list every entity id and its "
                                                           "version, in id order"),
@@ -293,8 +306,8 @@ int main(int argc, char** argv) {
   history->add_option("ID", id_text, "the entity id")->required();
   history->add_flag("--json", history_json, "one JSON line per event, as export writes");
   auto* export_command = with_db(
-    cli.add_subcommand("export", "write every event as JSON lines, entity then version "
-                                 "order"),
+    cli.add_subcommand("export", "write every event as JSON lines, in global log "
+                                 "position order"),
     "database directory (opened read-only)");
   std::string out_path;
   export_command->add_option("--out", out_path, "file to write (default: stdout)");

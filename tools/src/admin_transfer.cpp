@@ -16,9 +16,13 @@ namespace {
 constexpr char base64_alphabet[] =
   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// The field names of one line, in the order they are written.
+/// The fields every line has (all an export of format 1 wrote).
 constexpr std::array<std::string_view, 6> fields{
   "entity", "version", "id", "type", "payload_base64", "timestamp_ns"};
+/// The fields a line may have: written since the global log (format 2)
+/// when known, nil ids and an empty aggregate left out.
+constexpr std::array<std::string_view, 5> optional_fields{
+  "position", "command_id", "correlation_id", "causation_id", "aggregate"};
 
 failure bad_line(const std::string& why) {
   return failure::make(ec::decode_failure, why);
@@ -91,38 +95,54 @@ std::optional<std::vector<std::uint8_t>> from_base64(std::string_view text) {
   return out;
 }
 
-result<std::string> to_json_line(const event_record& record) {
+result<std::string> to_json_line(const event_record& record, std::string_view aggregate) {
   nlohmann::ordered_json line;
   line["entity"] = to_string(record.entity);
   line["version"] = record.version;
+  if (record.position != 0)
+    line["position"] = record.position;
   line["id"] = to_string(record.id);
   line["type"] = record.type;
   line["payload_base64"] = to_base64(record.payload);
   line["timestamp_ns"] = record.timestamp_ns;
+  if (!record.command_id.is_nil())
+    line["command_id"] = to_string(record.command_id);
+  if (!record.correlation_id.is_nil())
+    line["correlation_id"] = to_string(record.correlation_id);
+  if (!record.causation_id.is_nil())
+    line["causation_id"] = to_string(record.causation_id);
+  if (!aggregate.empty())
+    line["aggregate"] = aggregate;
   try {
     return line.dump();
   } catch (const nlohmann::json::exception&) {
     return failure::make(ec::decode_failure,
                          "entity " + to_string(record.entity) + " version "
                            + std::to_string(record.version)
-                           + ": its type name is not valid UTF-8, which JSON cannot hold");
+                           + ": its type or aggregate name is not valid UTF-8, which "
+                             "JSON cannot hold");
   }
 }
 
-result<event_record> parse_json_line(std::string_view line) {
+result<json_event> parse_json_line(std::string_view line) {
   auto json = nlohmann::json::parse(line, nullptr, false);
   if (json.is_discarded())
     return bad_line("not valid JSON");
   if (!json.is_object())
     return bad_line("not a JSON object");
   for (const auto& [key, value] : json.items())
-    if (std::find(fields.begin(), fields.end(), key) == fields.end())
+    if (std::find(fields.begin(), fields.end(), key) == fields.end()
+        && std::find(optional_fields.begin(), optional_fields.end(), key)
+             == optional_fields.end())
       return bad_line("unexpected field '" + key + "'");
   for (auto field : fields)
     if (!json.contains(field))
       return bad_line("the field '" + std::string{field} + "' is missing");
-  event_record record;
+  json_event parsed_line;
+  auto& record = parsed_line.record;
   auto id_field = [&](const char* name, uuid& out) -> std::optional<failure> {
+    if (!json.contains(name))
+      return std::nullopt; // an optional id left out: nil
     const auto& value = json[name];
     std::optional<uuid> parsed;
     if (value.is_string())
@@ -136,6 +156,24 @@ result<event_record> parse_json_line(std::string_view line) {
     return *wrong;
   if (auto wrong = id_field("id", record.id))
     return *wrong;
+  if (auto wrong = id_field("command_id", record.command_id))
+    return *wrong;
+  if (auto wrong = id_field("correlation_id", record.correlation_id))
+    return *wrong;
+  if (auto wrong = id_field("causation_id", record.causation_id))
+    return *wrong;
+  if (json.contains("position")) {
+    const auto& position = json["position"];
+    if (!position.is_number_unsigned() || position.get<std::uint64_t>() == 0)
+      return bad_line("'position' is not a whole number of 1 or more");
+    record.position = position.get<std::uint64_t>();
+  }
+  if (json.contains("aggregate")) {
+    const auto& aggregate = json["aggregate"];
+    if (!aggregate.is_string())
+      return bad_line("'aggregate' is not a string");
+    parsed_line.aggregate = aggregate.get<std::string>();
+  }
   const auto& version = json["version"];
   if (!version.is_number_unsigned() || version.get<std::uint64_t>() == 0)
     return bad_line("'version' is not a whole number of 1 or more");
@@ -158,41 +196,73 @@ result<event_record> parse_json_line(std::string_view line) {
                > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
     return bad_line("'timestamp_ns' is not a 64-bit integer");
   record.timestamp_ns = timestamp.get<std::int64_t>();
-  return record;
+  return parsed_line;
 }
 
 result<export_report>
 export_store(event_store& store, std::ostream& out,
              const std::function<void(const export_report&)>& progress) {
   export_report report;
-  std::optional<entity_id> after;
-  constexpr std::size_t page = list_page;
+  // Position order keeps the relative order of every entity's events on
+  // re-import (the store gives positions in import order). read_all checks
+  // the log itself; each entity's versions are checked here (its last one:
+  // about 50 bytes of memory per entity, a hash node) and against its head
+  // at the end, as `read` would.
+  std::unordered_map<entity_id, std::uint64_t> versions;
+  auto damaged = [](const entity_id& entity, const std::string& what) {
+    return failure::make(ec::decode_failure, "entity " + to_string(entity) + ": " + what);
+  };
+  std::uint64_t after = 0;
   for (;;) {
-    auto entities = store.list_entities(after, page);
+    auto page = store.read_all(after, list_page);
+    if (!page)
+      return std::move(page).error();
+    for (const auto& event : page->events) {
+      auto [last, added] = versions.try_emplace(event.entity, 0);
+      if (event.version != last->second + 1)
+        return damaged(event.entity,
+                       "version " + std::to_string(event.version) + " at position "
+                         + std::to_string(event.position) + " follows version "
+                         + std::to_string(last->second) + " in the global log");
+      last->second = event.version;
+      auto line = to_json_line(event);
+      if (!line)
+        return std::move(line).error();
+      out << *line << '\n';
+      report.entities += added ? 1 : 0;
+      ++report.events;
+    }
+    if (!out)
+      return failure::make(ec::storage_failure,
+                           "writing the export failed after "
+                             + std::to_string(report.events) + " events");
+    if (progress && !page->events.empty())
+      progress(report);
+    if (page->next_after == after)
+      break;
+    after = page->next_after;
+  }
+  // Every entity's events must all have been in the log: its head is the
+  // last version exported.
+  std::optional<entity_id> entity_after;
+  for (;;) {
+    auto entities = store.list_entities(entity_after, list_page);
     if (!entities)
       return std::move(entities).error();
     for (const auto& entity : *entities) {
-      auto events = store.read(entity);
-      if (!events)
-        return std::move(events).error();
-      for (const auto& event : *events) {
-        auto line = to_json_line(event);
-        if (!line)
-          return std::move(line).error();
-        out << *line << '\n';
-      }
-      if (!out)
-        return failure::make(ec::storage_failure,
-                             "writing the export failed after "
-                               + std::to_string(report.events) + " events");
-      ++report.entities;
-      report.events += events->size();
-      if (progress)
-        progress(report);
+      auto head = store.head(entity);
+      if (!head)
+        return std::move(head).error();
+      auto exported = versions.find(entity);
+      auto last = exported == versions.end() ? 0 : exported->second;
+      if (*head != last)
+        return damaged(entity, "its head says version " + std::to_string(*head)
+                                 + " but the global log holds its events up to version "
+                                 + std::to_string(last));
     }
-    if (entities->size() < page)
+    if (entities->size() < list_page)
       break;
-    after = entities->back();
+    entity_after = entities->back();
   }
   out.flush();
   if (!out)
@@ -249,27 +319,38 @@ import_report import_store(event_store& store, std::istream& in,
     if (is_blank(text))
       continue;
     auto line = "line " + std::to_string(report.lines) + ": ";
-    auto record = parse_json_line(text);
-    if (!record) {
-      report.error = failure::make(ec::decode_failure, line + record.error().message);
+    auto parsed = parse_json_line(text);
+    if (!parsed) {
+      report.error = failure::make(ec::decode_failure, line + parsed.error().message);
       break;
     }
-    auto& version = imported[record->entity].read;
-    if (record->version != version + 1) {
+    auto& record = parsed->record;
+    auto& version = imported[record.entity].read;
+    if (record.version != version + 1) {
       report.error = failure::make(
         ec::decode_failure,
-        line + "entity " + to_string(record->entity) + " version "
-          + std::to_string(record->version) + " where version "
+        line + "entity " + to_string(record.entity) + " version "
+          + std::to_string(record.version) + " where version "
           + std::to_string(version + 1)
           + " was expected (an export lists each entity's versions from 1, in order)");
       break;
     }
-    version = record->version;
-    if (!pending.empty() && pending.back().entity == record->entity) {
-      pending.back().events.push_back(std::move(*record));
+    version = record.version;
+    // The store gives each event its position (in line order): the file's,
+    // if any, is not kept.
+    record.position = 0;
+    if (!pending.empty() && pending.back().entity == record.entity
+        && pending.back().aggregate == parsed->aggregate) {
+      pending.back().events.push_back(std::move(record));
     } else {
-      auto entity = record->entity;
-      pending.push_back({entity, version - 1, {std::move(*record)}});
+      // A group commit gives positions entity by entity (in id order, the
+      // order its locks are taken in), not request by request: commit
+      // before a request that would take a position ahead of the lines
+      // before it.
+      if (!pending.empty() && !(pending.back().entity < record.entity))
+        flush();
+      auto entity = record.entity;
+      pending.push_back({entity, version - 1, {std::move(record)}, std::move(parsed->aggregate)});
       first_line.push_back(report.lines);
     }
     if (++pending_events >= options.batch_events)

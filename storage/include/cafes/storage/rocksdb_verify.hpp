@@ -18,18 +18,23 @@ namespace cafes {
 /// One thing wrong with a database.
 struct verify_problem {
   /// The raw key where it was found (for a missing head: the entity's last
-  /// event key).
+  /// event key; for a missing last position: `rocksdb_layout::position_key`).
   std::string key;
-  /// The entity concerned; empty for a key that names none.
+  /// The entity concerned; empty for a key that names none (a foreign key,
+  /// a global log entry, the last position).
   std::optional<entity_id> entity;
   /// The event's version; 0 when the problem is not about one event.
   std::uint64_t version = 0;
-  /// What is wrong, in words, without the entity and version.
+  /// The global log entry's position, for a problem found at a log entry
+  /// (without `entity`; `what` names the event it points at); 0 otherwise.
+  std::uint64_t position = 0;
+  /// What is wrong, in words, without the entity, version or position.
   std::string what;
 };
 
-/// Returns "entity <id> version <n>: <what>", "entity <id>: <what>" or, for
-/// a key that names no entity, "key <hex>: <what>" (just <what> without a key).
+/// Returns "entity <id> version <n>: <what>", "entity <id>: <what>",
+/// "position <p>: <what>" for a global log entry or, for a key that names
+/// none of these, "key <hex>: <what>" (just <what> without a key).
 std::string to_string(const verify_problem& problem);
 
 /// Returns `bytes` as lower-case hex, the first `max_bytes` of them (then
@@ -64,6 +69,8 @@ struct verify_report {
   std::uint64_t entities = 0; ///< distinct entities with events or a head
   std::uint64_t events = 0;   ///< event keys
   std::uint64_t heads = 0;    ///< head keys
+  std::uint64_t log_entries = 0;   ///< global log entry keys
+  std::uint64_t last_position = 0; ///< as stored; 0 when missing or damaged
   std::uint64_t bytes = 0;    ///< size of the database directory; 0 in memory
   std::uint64_t problem_count = 0;      ///< every problem found
   std::vector<verify_problem> problems; ///< the first `max_problems`
@@ -86,10 +93,19 @@ struct verify_report {
 ///   version cannot be stored twice);
 /// - head records that do not decode, that disagree with the last event,
 ///   that have no events (orphan heads), and events with no head;
-/// - with `check_event_ids`, an event id used twice.
-/// Problems come in key order (duplicate ids last). A read error stops the
-/// scan: it is the last problem and `complete` is false. Memory: 24 bytes
-/// per entity, plus the id check's.
+/// - with `check_event_ids`, an event id used twice;
+/// - the global log: entries that are not exactly positions 1..P (a gap,
+///   or a last-position record P that is missing, does not decode or
+///   disagrees with the last entry); entries that do not decode, that point
+///   at an event that is not stored, whose event has another position, or
+///   whose type is not the event's; events that no entry points at (a
+///   position outside the log, or one another event has too). An entry
+///   pointing at an undecodable event is not reported again.
+/// Problems come in key order (then events outside the log, then duplicate
+/// ids). A read error stops the scan: it is the last problem, `complete` is
+/// false, and the global log is not cross-checked (the keys it would be
+/// checked against were not all read). Memory: 24 bytes per entity, 40 per
+/// event for the log check, plus the id check's.
 verify_report verify(rocksdb_store& store, const verify_options& options = {});
 
 /// Returns the total size of the regular files under `path` (0 when it

@@ -24,7 +24,11 @@ std::vector<std::shared_ptr<const erased_aggregate>> known_aggregates();
 struct store_stats {
   std::uint64_t entities = 0;    ///< head keys (entities with a version)
   std::uint64_t events = 0;      ///< event keys
-  std::uint64_t other_keys = 0;  ///< keys cafes does not write (see verify)
+  std::uint64_t log_entries = 0; ///< global log entry keys (one per event)
+  std::uint64_t last_position = 0; ///< the global log's, as stored; 0: none
+  /// Keys cafes does not write (see verify); event, head, log entry and
+  /// last-position keys are all cafes keys.
+  std::uint64_t other_keys = 0;
   std::uint64_t longest_history = 0; ///< the most events of one entity
   std::uint64_t bytes = 0;       ///< size of the database directory; 0 in memory
   /// Events per stored type name; records that do not decode count under

@@ -1,12 +1,19 @@
 #pragma once
 // Moving a whole store as JSON lines (`cafes-admin export` and `import`):
-// one event per line, each entity's events in version order, entities in id
-// order:
+// one event per line, in global log position order (so each entity's events
+// in version order):
 //
-//   {"entity":"<uuid>","version":1,"id":"<uuid>","type":"bank.opened",
-//    "payload_base64":"AwAAAGFkYQ==","timestamp_ns":1700000000000000000}
+//   {"entity":"<uuid>","version":1,"position":1,"id":"<uuid>",
+//    "type":"bank.opened","payload_base64":"AwAAAGFkYQ==",
+//    "timestamp_ns":1700000000000000000,"command_id":"<uuid>",
+//    "correlation_id":"<uuid>","causation_id":"<uuid>","aggregate":"<name>"}
 //
-// Exporting, importing into an empty store and exporting again gives the
+// "position" and the three ids came with the global log (database format 2):
+// the ids are left out when nil, and import reads lines without them (an
+// export of format 1 had none, and went entity by entity in id order). Import
+// gives each event a new position, in line order. "aggregate" is read by
+// import when present but not written by export: read_all does not return
+// it. Exporting, importing into an empty store and exporting again gives the
 // same bytes.
 
 #include <cstddef>
@@ -35,15 +42,29 @@ std::string to_base64(const std::vector<std::uint8_t>& bytes);
 /// character, a wrong length or bad padding.
 std::optional<std::vector<std::uint8_t>> from_base64(std::string_view text);
 
-/// Returns `record` as one JSON object on one line, without a newline.
-/// Errors: `ec::decode_failure` (naming the entity and version) for a type
-/// name that is not UTF-8, which JSON cannot carry.
-result<std::string> to_json_line(const event_record& record);
+/// Returns `record` as one JSON object on one line, without a newline: its
+/// position when not 0, its command, correlation and causation ids when not
+/// nil, `aggregate` when not empty. Errors: `ec::decode_failure` (naming the
+/// entity and version) for a type or aggregate name that is not UTF-8,
+/// which JSON cannot carry.
+result<std::string> to_json_line(const event_record& record,
+                                 std::string_view aggregate = {});
 
-/// Parses one line written by `to_json_line`: an object with exactly its
-/// six fields. Errors: `ec::decode_failure` saying which field is missing
-/// or wrong (the message does not name the line: the caller knows it).
-result<event_record> parse_json_line(std::string_view line);
+/// One line of an export, parsed.
+struct json_event {
+  /// Nil ids and position 0 for the fields the line leaves out.
+  event_record record;
+  /// The aggregate's name; empty when the line has none.
+  std::string aggregate;
+};
+
+/// Parses one line written by `to_json_line` (or by the format 1 export):
+/// an object with its six fields entity, version, id, type, payload_base64
+/// and timestamp_ns, and any of position, command_id, correlation_id,
+/// causation_id and aggregate. Errors: `ec::decode_failure` saying which
+/// field is missing, unexpected or wrong (the message does not name the
+/// line: the caller knows it).
+result<json_event> parse_json_line(std::string_view line);
 
 /// What an export wrote.
 struct export_report {
@@ -51,10 +72,13 @@ struct export_report {
   std::uint64_t events = 0;
 };
 
-/// Writes every event of `store` to `out` as JSON lines (see the file
-/// comment). Calls `progress` after each entity when given. Returns the
-/// counts. Errors (the lines written so far stay written): `ec::decode_failure`
-/// for a damaged entity (naming it; `cafes-admin verify` lists them all),
+/// Writes every event of `store` to `out` as JSON lines, in global log
+/// position order (see the file comment), then checks that every entity's
+/// head is the last version written. Calls `progress` after each page of
+/// the log when given. Returns the counts. Memory: about 50 bytes per entity.
+/// Errors (the lines written so far stay written): `ec::decode_failure` for
+/// a damaged global log or entity (a gap in a history, events outside the
+/// log; naming it: `cafes-admin verify` lists them all),
 /// `ec::storage_failure` when the store cannot be read or `out` cannot be
 /// written.
 result<export_report>
@@ -79,8 +103,9 @@ struct import_report {
 };
 
 /// Appends every line of `in` (an export) to `store`, each event at its
-/// entity's next version (conditional appends, group-committed). Blank lines
-/// are skipped. `store` must have no other writer meanwhile (a RocksDB
+/// entity's next version (conditional appends, group-committed), with the
+/// line's aggregate, ids and timestamp; the store gives it the next global
+/// position, so positions follow line order. Blank lines are skipped. `store` must have no other writer meanwhile (a RocksDB
 /// store's lock sees to that across processes). Afterwards every imported
 /// entity's head is read back and must be the version its appends returned;
 /// the counts come from that read-back. Errors, in `error`:
