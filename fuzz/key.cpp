@@ -35,6 +35,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(parsed->entity.is_nil() && parsed->version == 0 && parsed->position == 0);
         FUZZ_CHECK(position_key() == key);
         break;
+      case key_kind::command:
+        FUZZ_CHECK(!parsed->command.is_nil() && parsed->version == 0 && parsed->position == 0);
+        FUZZ_CHECK(command_key(parsed->entity, parsed->command) == key);
+        break;
     }
   }
 

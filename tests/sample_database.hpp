@@ -148,6 +148,12 @@ inline std::vector<damage> damages() {
        + " version 3's: two events at one position"},
     {"log-event-outside", stranger, 1,
      "its record says position 8, but no global log entry points at it"},
+    // Commands with ids: the account's deposit (version 2) has one.
+    {"command-past-history", account, 7,
+     "command c0000000-0000-4000-8000-0000000000dd is recorded at version 7, which the "
+     "entity does not have"},
+    {"command-undecodable", account, 0,
+     "the record of command c0000000-0000-4000-8000-00000000000c does not decode"},
   };
 }
 
@@ -251,6 +257,12 @@ inline void write_damage(const std::string& path, const std::string& name) {
     put(layout::position_key(), layout::encode_version(9));
   } else if (name == "log-missing-position") {
     check(db->Delete(sync, layout::position_key()));
+  } else if (name == "command-past-history") {
+    put(layout::command_key(account, *uuid::parse("c0000000-0000-4000-8000-0000000000dd")),
+        layout::encode_version(7));
+  } else if (name == "command-undecodable") {
+    put(layout::command_key(account, *uuid::parse("c0000000-0000-4000-8000-00000000000c")),
+        "\x01");
   } else if (name == "log-entry-missing") {
     // Not one problem: a gap at position 4 and account 3 outside the log.
     check(db->Delete(sync, layout::log_key(3)));

@@ -68,8 +68,10 @@ TEST_CASE("verify finds nothing wrong in a healthy database and writes nothing",
   CHECK(report.heads == sample::entities);
   CHECK(report.log_entries == sample::events);
   CHECK(report.last_position == sample::events);
-  // Events, heads, log entries and the last position.
-  CHECK(report.keys == 2 * sample::events + sample::entities + 1);
+  // Events, heads, log entries, the last position and the one command
+  // with an id.
+  CHECK(report.keys == 2 * sample::events + sample::entities + 1 + 1);
+  CHECK(report.commands == 1);
   CHECK(report.bytes == directory_bytes(path));
   CHECK(report.bytes > 0);
   CHECK(files_of(path) == before);
@@ -160,8 +162,8 @@ TEST_CASE("verify reports progress up to the last key", "[storage][verify]") {
   options.progress_every = 4;
   options.progress = [&](const verify_progress& progress) { seen.push_back(progress); };
   auto report = verify_sample(path, options);
-  REQUIRE(report.keys == 18);
-  REQUIRE(seen.size() == 5); // after keys 4, 8, 12 and 16, and at the end (18)
+  REQUIRE(report.keys == 19);
+  REQUIRE(seen.size() == 5); // after keys 4, 8, 12 and 16, and at the end (19)
   CHECK(seen[0].keys == 4);
   CHECK(seen[3].keys == 16);
   CHECK(seen[4].keys == report.keys);

@@ -95,6 +95,8 @@ public:
       log_entry(key, parsed->position, value);
     else if (parsed->kind == layout::key_kind::position)
       last_position(key, value);
+    else if (parsed->kind == layout::key_kind::command)
+      command(key, parsed->entity, parsed->command, value);
     else
       head(key, parsed->entity, value);
     if (options_.progress && options_.progress_every != 0
@@ -117,8 +119,10 @@ public:
       missing_head(runs_[cursor_]);
     // After a read error the keys the log is checked against were not all
     // read: every event would look like one outside the log.
-    if (report_.complete)
+    if (report_.complete) {
       check_log_ends();
+      check_commands();
+    }
     logged_ = {};
     if (options_.check_event_ids)
       duplicate_ids();
@@ -133,6 +137,14 @@ private:
     entity_id entity;
     std::uint64_t last = 0; // the last version stored
   };
+
+  /// A command key seen (checked against the runs at the end).
+  struct recorded_command {
+    entity_id entity;
+    uuid id;
+    std::uint64_t version;
+  };
+  std::vector<recorded_command> commands_;
 
   /// Where an event id was seen.
   struct id_use {
@@ -324,6 +336,34 @@ private:
   }
 
   /// The global log's last-position record.
+  /// A command key: the version it names must be one of its entity's
+  /// events (checked once they are scanned: command keys sort first).
+  void command(std::string_view key, const entity_id& entity, const uuid& id,
+               std::string_view value) {
+    ++report_.commands;
+    std::uint64_t version = 0;
+    if (!layout::decode_version(value, version) || version == 0) {
+      problem(std::string{key}, entity, 0,
+              "the record of command " + to_string(id) + " does not decode ("
+                + std::to_string(value.size()) + " bytes, a version of 1 or more expected)");
+      return;
+    }
+    commands_.push_back({entity, id, version});
+  }
+
+  /// Each command key names a version its entity has.
+  void check_commands() {
+    for (const auto& c : commands_) {
+      auto found = std::lower_bound(runs_.begin(), runs_.end(), c.entity,
+                                    [](const run& r, const entity_id& e) { return r.entity < e; });
+      if (found == runs_.end() || found->entity != c.entity || found->last < c.version)
+        problem(layout::command_key(c.entity, c.id), c.entity, c.version,
+                "command " + to_string(c.id) + " is recorded at version "
+                  + std::to_string(c.version) + ", which the entity does not have");
+    }
+    commands_ = {};
+  }
+
   void last_position(std::string_view key, std::string_view value) {
     has_last_position_ = true;
     if (!layout::decode_version(value, report_.last_position)) {

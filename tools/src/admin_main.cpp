@@ -118,6 +118,7 @@ int run_stats(rocksdb_store& store) {
   row("events", with_commas(found->events));
   row("longest history", with_commas(found->longest_history));
   row("log entries", with_commas(found->log_entries));
+  row("commands with ids", with_commas(found->commands));
   row("last position", with_commas(found->last_position));
   row("other keys", with_commas(found->other_keys));
   row("size", size_text(found->bytes));

@@ -70,6 +70,7 @@ struct verify_report {
   std::uint64_t events = 0;   ///< event keys
   std::uint64_t heads = 0;    ///< head keys
   std::uint64_t log_entries = 0;   ///< global log entry keys
+  std::uint64_t commands = 0;      ///< command keys (commands with ids)
   std::uint64_t last_position = 0; ///< as stored; 0 when missing or damaged
   std::uint64_t bytes = 0;    ///< size of the database directory; 0 in memory
   std::uint64_t problem_count = 0;      ///< every problem found

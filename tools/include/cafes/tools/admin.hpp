@@ -25,6 +25,7 @@ struct store_stats {
   std::uint64_t entities = 0;    ///< head keys (entities with a version)
   std::uint64_t events = 0;      ///< event keys
   std::uint64_t log_entries = 0; ///< global log entry keys (one per event)
+  std::uint64_t commands = 0;    ///< command keys (one per command with an id)
   std::uint64_t last_position = 0; ///< the global log's, as stored; 0: none
   /// Keys cafes does not write (see verify); event, head, log entry and
   /// last-position keys are all cafes keys.
