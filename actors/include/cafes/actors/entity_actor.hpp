@@ -20,7 +20,10 @@
 namespace cafes {
 
 using entity_actor = caf::typed_actor<
-  // Runs one command; replies the snapshot after it, or an error:
+  // Runs one command; replies the snapshot after it (a command whose id
+  // this entity applied before is not applied again: the reply is the
+  // current snapshot with command_version the version it got then), or an
+  // error:
   // ec::conflict (stale expected version, or another writer got there
   // first; without an expected version: the retry budget ran out),
   // ec::rejected, ec::not_found, ec::decode_failure (history unreadable or
