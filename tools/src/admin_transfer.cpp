@@ -343,12 +343,8 @@ import_report import_store(event_store& store, std::istream& in,
         && pending.back().aggregate == parsed->aggregate) {
       pending.back().events.push_back(std::move(record));
     } else {
-      // A group commit gives positions entity by entity (in id order, the
-      // order its locks are taken in), not request by request: commit
-      // before a request that would take a position ahead of the lines
-      // before it.
-      if (!pending.empty() && !(pending.back().entity < record.entity))
-        flush();
+      // A group commit gives positions in request order, so lines of many
+      // entities, interleaved, share one commit and keep their order.
       auto entity = record.entity;
       pending.push_back({entity, version - 1, {std::move(record)}, std::move(parsed->aggregate)});
       first_line.push_back(report.lines);
