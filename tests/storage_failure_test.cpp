@@ -302,4 +302,18 @@ TEST_CASE("a failed WAL sync is reported as an unknown outcome, and the store te
   REQUIRE(events.ok());
   REQUIRE(events->size() == 4);
   CHECK(events->back().id == request.events.front().id);
+  // It kept its global position too, and the log goes on after it: the
+  // reopen reloaded the last position (an in-memory counter left at 3 would
+  // hand position 4 out again).
+  CHECK(events->back().position == 4);
+  CHECK(*(*store)->last_position() == 4);
+  auto other = uuid::random();
+  REQUIRE((*store)->append(make_append(other, 0)).ok());
+  auto log = (*store)->read_all(0, 10);
+  REQUIRE(log.ok());
+  REQUIRE(log->events.size() == 5);
+  for (std::size_t i = 0; i < log->events.size(); ++i)
+    CHECK(log->events[i].position == i + 1);
+  CHECK(log->events[3].id == request.events.front().id);
+  CHECK(log->events[4].entity == other);
 }
