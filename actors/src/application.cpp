@@ -59,14 +59,17 @@ application::application(std::shared_ptr<event_store> store,
   system_ = std::make_unique<caf::actor_system>(cfg);
   delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);
+  notifier_ = std::make_shared<log_notifier>();
+  hub_ = spawn_log_hub(*system_, store_, notifier_);
   bool direct = config_.allow_direct_appends && !store_->appends_wait_for_device();
   for (std::size_t i = 0; i < shards; ++i) {
     storage_actor_options options;
     options.max_batch = config_.max_batch;
+    options.notifier = notifier_;
     if (direct)
       options.direct = std::make_shared<direct_appends>(store_);
     storage_.push_back(spawn_storage_actor(*system_, store_, options));
-    shards_.emplace_back(storage_.back(), options.direct);
+    shards_.emplace_back(storage_.back(), options.direct, notifier_);
   }
 }
 
@@ -83,8 +86,24 @@ application::~application() {
     }
     registries_.clear();
   }
-  for (auto& storage : storage_)
-    caf::anon_send_exit(storage, caf::exit_reason::user_shutdown);
+  {
+    std::lock_guard guard{mutex_};
+    for (auto& weak : subscriptions_)
+      if (auto subscription = weak.lock())
+        caf::anon_send_exit(subscription, caf::exit_reason::user_shutdown);
+    subscriptions_.clear();
+  }
+  caf::anon_send_exit(hub_, caf::exit_reason::user_shutdown);
+  hub_ = nullptr;
+  {
+    // Wait for the storage actors: they may still notify the hub through
+    // notifier_, whose handle is released below, before the system goes.
+    caf::scoped_actor self{*system_};
+    for (auto& storage : storage_)
+      self->send_exit(storage, caf::exit_reason::user_shutdown);
+    self->wait_for(storage_);
+  }
+  notifier_->hub = nullptr;
   storage_.clear();
   shards_.clear();
   {
@@ -171,6 +190,16 @@ result<entity_snapshot> application::call(const registry_actor& registry,
   if (!timed_out)
     return_caller(std::move(caller));
   return std::move(*out);
+}
+
+caf::actor application::subscribe(subscriber_actor subscriber, std::uint64_t after,
+                                  log_filter filter, subscription_options options) {
+  auto subscription = spawn_subscription(*system_, store_, hub_, std::move(subscriber), after,
+                                         std::move(filter), options);
+  std::lock_guard guard{mutex_};
+  std::erase_if(subscriptions_, [](const caf::weak_actor_ptr& weak) { return !weak.lock(); });
+  subscriptions_.emplace_back(subscription->ctrl());
+  return subscription;
 }
 
 registry_stats application::stats() {

@@ -296,6 +296,8 @@ void store_batch(entity_pointer self, append_request request) {
     auto outcome = direct->store().append(request);
     direct->end();
     if (outcome) {
+      if (storage.notifier)
+        storage.notifier->appended();
       settle_success(self, *outcome);
       return;
     }

@@ -1,5 +1,7 @@
 #include "cafes/actors/storage_actor.hpp"
 
+#include <algorithm>
+
 #include <caf/all.hpp>
 
 #include "cafes/actors/errors.hpp"
@@ -37,9 +39,13 @@ void deliver(caf::response_promise& promise, result<T>&& outcome) {
 
 /// Runs the batch on the store and answers every request in it. Appends go
 /// first, so a read sees every append taken before it.
-void execute(event_store& store, batch& work, direct_appends* direct) {
+void execute(event_store& store, batch& work, direct_appends* direct,
+             const log_notifier* notifier) {
   if (!work.appends.empty()) {
     auto outcomes = store.append_batch(work.appends);
+    if (notifier && std::any_of(outcomes.begin(), outcomes.end(),
+                                [](const auto& outcome) { return outcome.ok(); }))
+      notifier->appended();
     // Conflicts are answers; a store that fails to write is news, once per
     // batch (a full disk fails every append of every batch).
     std::size_t failed = 0;
@@ -99,7 +105,7 @@ void storage_loop(caf::blocking_actor* self, std::shared_ptr<event_store> store,
            && self->has_next_message())
       self->receive(on_append, on_read, on_head, on_exit,
                     caf::after(std::chrono::seconds{0}) >> [&] { drained = true; });
-    execute(*store, work, options.direct.get());
+    execute(*store, work, options.direct.get(), options.notifier.get());
   }
 }
 

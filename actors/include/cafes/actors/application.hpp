@@ -18,6 +18,7 @@
 #include "cafes/actors/errors.hpp"
 #include "cafes/actors/registry.hpp"
 #include "cafes/actors/storage_actor.hpp"
+#include "cafes/actors/subscription.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
 #include "cafes/storage/event_store.hpp"
 
@@ -111,6 +112,15 @@ public:
   /// Returns the storage actors (sharded like the registries).
   const std::vector<storage_actor>& storage() const noexcept { return storage_; }
 
+  /// Starts a subscription of the store's global log for `subscriber`: the
+  /// events after position `after` that pass `filter`, in position order,
+  /// each once, stored ones first, then new ones as they commit (see
+  /// subscription.hpp). Returns the subscription's actor: it ends when the
+  /// subscriber ends, or when the application closes (send it an exit to
+  /// end it sooner).
+  caf::actor subscribe(subscriber_actor subscriber, std::uint64_t after = 0,
+                       log_filter filter = {}, subscription_options options = {});
+
   /// Returns the store every storage actor writes to.
   const std::shared_ptr<event_store>& store() const noexcept { return store_; }
 
@@ -147,6 +157,10 @@ private:
   /// The storage actors as the registries see them.
   std::vector<storage_shard> shards_;
   delay_actor delays_;
+  std::shared_ptr<log_notifier> notifier_;
+  log_hub_actor hub_;
+  /// Subscriptions started here (ended ones are weak pointers to nothing).
+  std::vector<caf::weak_actor_ptr> subscriptions_;
   std::mutex mutex_;
   std::map<std::string, std::vector<registry_actor>, std::less<>> registries_;
   std::mutex callers_mutex_;

@@ -14,6 +14,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/log_hub.hpp"
 #include "cafes/actors/type_ids.hpp"
 #include "cafes/storage/event_store.hpp"
 
@@ -77,12 +78,15 @@ private:
 struct storage_shard {
   /// Every append goes to `actor`.
   storage_shard(storage_actor actor) : actor(std::move(actor)) {} // NOLINT: implicit on purpose
-  storage_shard(storage_actor actor, std::shared_ptr<direct_appends> direct)
-    : actor(std::move(actor)), direct(std::move(direct)) {}
+  storage_shard(storage_actor actor, std::shared_ptr<direct_appends> direct,
+                std::shared_ptr<log_notifier> notifier = nullptr)
+    : actor(std::move(actor)), direct(std::move(direct)), notifier(std::move(notifier)) {}
 
   storage_actor actor;
   /// Null: every append goes to the actor.
   std::shared_ptr<direct_appends> direct;
+  /// Told after each direct append (may be null).
+  std::shared_ptr<log_notifier> notifier;
 };
 
 struct storage_actor_options {
@@ -92,6 +96,9 @@ struct storage_actor_options {
   /// When set, told how many appends each batch answered (see
   /// direct_appends; the entity actors count them in).
   std::shared_ptr<direct_appends> direct;
+  /// When set, told after each batch that stored something (subscriptions
+  /// waiting at the end of the log wake up).
+  std::shared_ptr<log_notifier> notifier;
 };
 
 /// Spawns a storage actor over `store`. It is a detached actor: store calls

@@ -60,6 +60,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_ATOM(cafes, cafes, delay_atom, "delay")
   CAF_ADD_ATOM(cafes, cafes, fire_atom, "fire")
   CAF_ADD_ATOM(cafes, cafes, decide_atom, "decide")
+  CAF_ADD_ATOM(cafes, cafes, appended_atom, "appended")
+  CAF_ADD_ATOM(cafes, cafes, wait_atom, "wait")
+  CAF_ADD_ATOM(cafes, cafes, log_events_atom, "logevents")
+  CAF_ADD_ATOM(cafes, cafes, next_atom, "next")
 CAF_END_TYPE_ID_BLOCK(cafes)
 
 // Commands and states hold std::any: they stay inside one process (see
