@@ -404,6 +404,37 @@ TEST_CASE("the on-disk layout is pinned", "[storage][layout]") {
   CHECK(*decoded_entry == entry);
 }
 
+TEST_CASE("an append whose own check reads a damaged block stops the store's writes "
+          "like a compaction that meets damage",
+          "[storage][damage]") {
+  temp_dir dir;
+  rocksdb_options options;
+  options.path = dir.sub("db");
+  options.sync = false;
+  auto entity = uuid::random();
+  for (const auto& id : {entity, uuid::random()}) {
+    auto store = rocksdb_store::open(options);
+    REQUIRE(store.ok());
+    REQUIRE((*store)->append(make_append(id, 0)).ok());
+  } // each close flushes a table file; the second holds the newer last position
+  auto tables = files_ending(options.path, ".sst");
+  REQUIRE(tables.size() == 2);
+  for (std::uintmax_t offset = 0; offset < 100; offset += 8)
+    flip_byte(tables[0], offset); // the first file's one data block
+  auto store = rocksdb_store::open(options);
+  REQUIRE(store.ok());
+  // The entity's head is in a damaged block: its version cannot be known.
+  auto refused = (*store)->append(make_append(entity, 1));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ec::storage_failure);
+  CHECK_THAT(refused.error().message,
+             Catch::Contains("damaged") && Catch::Contains("cafes-admin verify"));
+  // Stable: other entities' appends get the same answer.
+  auto other = (*store)->append(make_append(uuid::random(), 0));
+  REQUIRE_FALSE(other.ok());
+  CHECK_THAT(other.error().message, Catch::Contains("damaged"));
+}
+
 TEST_CASE("a corrupt table file ends in a stable failed state: writes refused, no "
           "reopen loop, intact entities readable",
           "[storage][damage]") {

@@ -132,8 +132,9 @@ struct rocksdb_store::impl {
   /// The last committed position; reloaded from the database on (re)open.
   std::uint64_t last_position = 0;
 
-  /// Reads the global log's last position from the database. Call with the
-  /// database open and no commit running.
+  /// Reads the global log's last position from the database (commits are
+  /// atomic: a concurrent one is seen whole or not at all). Call with the
+  /// database open.
   result<std::uint64_t> stored_last_position() {
     std::string value;
     auto status = db->Get(rocksdb::ReadOptions{}, layout::position_key(), &value);
@@ -263,6 +264,16 @@ struct rocksdb_store::impl {
       txn.RollbackToSavePoint().PermitUncheckedError();
       if (is_lock_contention(status))
         return step::contended;
+      if (status.IsCorruption()) {
+        // A damaged block met by the check itself (a head, a command): the
+        // entity's version cannot be known, so this is the damage a
+        // compaction finds, and the store stops writing alike.
+        record_corruption(status);
+        out = failure::make(ec::storage_failure, "append to entity "
+                                                   + to_string(request.entity) + ": "
+                                                   + corrupt_failure().message);
+        return step::refused;
+      }
       out = translate(status, "append to entity " + to_string(request.entity));
       return step::refused;
     };
@@ -311,7 +322,8 @@ struct rocksdb_store::impl {
     }
     // A command applied before (by any writer: they all hold the head lock
     // while they check and write) is not applied again.
-    for (const auto& [command, version] : commands_of(request)) {
+    auto commands = commands_of(request);
+    for (const auto& [command, version] : commands) {
       auto key = layout::command_key(request.entity, command);
       std::uint64_t applied = 0;
       if (auto earlier = staged_commands.find(key); earlier != staged_commands.end()) {
@@ -334,7 +346,7 @@ struct rocksdb_store::impl {
       out = duplicate_command(request.entity, command, applied);
       return step::refused;
     }
-    for (const auto& [command, version] : commands_of(request))
+    for (const auto& [command, version] : commands)
       staged_commands[layout::command_key(request.entity, command)] = version;
     // Accepted: the head lock makes this entity's next keys ours. The
     // writes come in `commit_once`, once positions are known.
@@ -890,21 +902,10 @@ result<std::optional<std::uint64_t>> rocksdb_store::find_command(const entity_id
 }
 
 result<std::uint64_t> rocksdb_store::last_position() {
-  std::string value;
   std::shared_lock shared{impl_->db_mutex};
-  auto db = impl_->database();
-  if (!db)
+  if (auto db = impl_->database(); !db)
     return std::move(db).error();
-  auto status = (*db)->Get(rocksdb::ReadOptions{}, layout::position_key(), &value);
-  if (status.IsNotFound())
-    return std::uint64_t{0};
-  if (!status.ok())
-    return translate(status, "reading the global log's last position");
-  std::uint64_t position = 0;
-  if (!layout::decode_version(value, position))
-    return failure::make(ec::decode_failure,
-                         "corrupt record of the global log's last position");
-  return position;
+  return impl_->stored_last_position();
 }
 
 std::uint64_t rocksdb_store::estimated_keys() {
