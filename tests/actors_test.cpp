@@ -28,6 +28,28 @@ std::shared_ptr<event_store> rocksdb_in_memory() {
   return std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))};
 }
 
+/// Asks `registry` to run an example command on `id`: a create when
+/// `expected` is 0, else a change of foo to `foo` at version `expected`.
+template <class Registry>
+auto request_example(caf::scoped_actor& self, const Registry& registry, const entity_id& id,
+                     std::uint64_t expected, std::string foo = "next") {
+  example::entity::command command = example::change_foo{std::move(foo)};
+  if (expected == 0)
+    command = example::create{"bar1"};
+  return self->request(registry, caf::infinite, execute_atom::value, id,
+                       command_envelope{std::move(command), expected});
+}
+
+/// An answer handler that checks the snapshot's version.
+auto expect_version(std::uint64_t version) {
+  return [version](entity_snapshot& s) { CHECK(s.version == version); };
+}
+
+/// An error handler for answers that must not be errors.
+void unexpected(caf::error& err) {
+  FAIL(to_string(to_failure(err)));
+}
+
 template <class F>
 failure failure_of(F&& f) {
   try {
@@ -294,7 +316,6 @@ TEST_CASE("group commit: one conflicting append never fails its neighbours",
 
   int ok = 0;
   auto count_ok = [&](std::uint64_t version) { ok += version == 1 ? 1 : 0; };
-  auto unexpected = [&](caf::error& err) { FAIL(to_string(to_failure(err))); };
   first.receive(count_ok, unexpected);
   for (auto& handle : queued)
     handle.receive(count_ok, unexpected);
@@ -593,16 +614,8 @@ TEST_CASE("while a direct append runs, the shard's other appends go to the "
   } stopper{registry, storage};
   caf::scoped_actor self{system};
   auto run = [&](const entity_id& id, std::uint64_t expected) {
-    example::entity::command command = example::change_foo{"next"};
-    if (expected == 0)
-      command = example::create{"first"};
-    return self->request(registry, caf::infinite, execute_atom::value, id,
-                         command_envelope{std::move(command), expected});
+    return request_example(self, registry, id, expected);
   };
-  auto expect_version = [](std::uint64_t version) {
-    return [version](entity_snapshot& s) { CHECK(s.version == version); };
-  };
-  auto unexpected = [](caf::error& err) { FAIL(to_string(to_failure(err))); };
   std::vector<entity_id> ids(5);
   for (auto& id : ids) {
     id = uuid::random();
@@ -651,17 +664,7 @@ TEST_CASE("requests that queued up while an entity appended are decided together
   auto id = uuid::random();
   const auto& registry = registries[shard_of(id, registries.size())];
   caf::scoped_actor self{app.system()};
-  auto run = [&](std::uint64_t expected) {
-    example::entity::command command = example::change_foo{"next"};
-    if (expected == 0)
-      command = example::create{"first"};
-    return self->request(registry, caf::infinite, execute_atom::value, id,
-                         command_envelope{std::move(command), expected});
-  };
-  auto expect_version = [](std::uint64_t version) {
-    return [version](entity_snapshot& s) { CHECK(s.version == version); };
-  };
-  auto unexpected = [](caf::error& err) { FAIL(to_string(to_failure(err))); };
+  auto run = [&](std::uint64_t expected) { return request_example(self, registry, id, expected); };
   run(0).receive(expect_version(1), unexpected);
 
   gate->close_gate();
@@ -813,18 +816,10 @@ TEST_CASE("a closing registry refuses new requests and waits for held commands",
   auto registry = spawn_registry(system, erase<example::entity>(), {storage}, {});
   caf::scoped_actor self{system};
   auto id = uuid::random();
-  auto run = [&](std::uint64_t expected, std::string foo) {
-    example::entity::command command = example::change_foo{std::move(foo)};
-    if (expected == 0)
-      command = example::create{"bar1"};
-    return self->request(registry, caf::infinite, execute_atom::value, id,
-                         command_envelope{std::move(command), expected});
-  };
-  run(0, "").receive([](entity_snapshot& s) { CHECK(s.version == 1); },
-                     [](caf::error& err) { FAIL(to_string(to_failure(err))); });
+  request_example(self, registry, id, 0).receive(expect_version(1), unexpected);
 
   gate->close_gate();
-  auto held = run(1, "bar2");
+  auto held = request_example(self, registry, id, 1, "bar2");
   REQUIRE(gate->wait_for_waiting(1)); // the append is in the store, not yet answered
   self->send_exit(registry, caf::exit_reason::user_shutdown);
   std::optional<failure> refused;
@@ -836,8 +831,7 @@ TEST_CASE("a closing registry refuses new requests and waits for held commands",
   CHECK_THAT(refused->message, Catch::Contains("closing"));
 
   gate->open_gate();
-  held.receive([](entity_snapshot& s) { CHECK(s.version == 2); },
-               [](caf::error& err) { FAIL(to_string(to_failure(err))); });
+  held.receive(expect_version(2), unexpected);
   self->wait_for(registry); // ends once its entity actor has ended
   CHECK(*gate->head(id) == 2);
   self->send_exit(storage, caf::exit_reason::user_shutdown);

@@ -239,17 +239,13 @@ int settle_failure(entity_pointer self, const caf::error& err) {
   const auto& policy = st.context->options.retry;
   std::vector<queued> again;
   int highest_attempt = 1;
-  // A duplicate command: another writer stored a command of this batch
-  // first. After the reload every request is decided again, and that one
-  // is answered with what it got then.
-  bool decide_again = problem.code == ec::duplicate_command;
   for (auto& d : flight->batch) {
-    if (d.writes && problem.code != ec::conflict && !decide_again) {
+    if (d.writes && problem.code != ec::conflict) {
       d.request.promise.deliver(err);
       continue;
     }
     auto request = std::move(d.request);
-    if (d.writes && !decide_again && request.command->expected_version == any_version) {
+    if (d.writes && request.command->expected_version == any_version) {
       if (request.attempt >= policy.attempts)
         request.gave_up = true;
       else
