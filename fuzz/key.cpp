@@ -39,6 +39,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(!parsed->command.is_nil() && parsed->version == 0 && parsed->position == 0);
         FUZZ_CHECK(command_key(parsed->entity, parsed->command) == key);
         break;
+      case key_kind::view_checkpoint:
+        FUZZ_CHECK(parsed->version == 0 && parsed->position == 0);
+        FUZZ_CHECK(view_checkpoint_key(parsed->entity) == key);
+        break;
+      case key_kind::view_row:
+        FUZZ_CHECK(!parsed->row_key.empty() && parsed->version == 0 && parsed->position == 0);
+        FUZZ_CHECK(view_row_key(parsed->entity, parsed->generation, parsed->row_key) == key);
+        break;
     }
   }
 

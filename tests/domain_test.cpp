@@ -44,6 +44,20 @@ TEST_CASE("uuid text form round-trips and rejects malformed text", "[domain]") {
   CHECK(uuid::random() != uuid::random());
 }
 
+TEST_CASE("name-based uuids are RFC 4122 version 5", "[domain]") {
+  // Python: uuid.uuid5(uuid.NAMESPACE_DNS, "python.org").
+  auto dns = *uuid::parse("6ba7b810-9dad-11d1-80b4-00c04fd430c8");
+  CHECK(to_string(uuid::name_based(dns, "python.org"))
+        == "886313e1-3b8a-5372-9b90-0c9aee199e5d");
+  // A name longer than one SHA-1 block, and the empty name.
+  CHECK(to_string(uuid::name_based(dns, std::string(100, 'a')))
+        == "56596f37-716c-57a9-a735-2561f8608390");
+  CHECK(to_string(uuid::name_based(dns, "")) == "4ebd0208-8328-5d69-8c44-ec50939c0967");
+  auto base = uuid::random();
+  CHECK(uuid::name_based(base, "deposit") == uuid::name_based(base, "deposit"));
+  CHECK(uuid::name_based(base, "deposit") != uuid::name_based(base, "refund"));
+}
+
 TEST_CASE("codec round-trips every event field", "[domain]") {
   bank::account::event original = bank::withdrawn{-42'000'000'000};
   auto decoded = decode<bank::account::event>(record_of(encode(original)));

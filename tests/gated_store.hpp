@@ -121,6 +121,40 @@ public:
     return inner_->last_position();
   }
 
+  result<std::optional<view_checkpoint>> read_view_checkpoint(std::string_view view) override {
+    pass();
+    return inner_->read_view_checkpoint(view);
+  }
+
+  result<view_checkpoint> reset_view(std::string_view view, std::uint32_t version,
+                                     const std::optional<view_checkpoint>& expected) override {
+    pass();
+    return inner_->reset_view(view, version, expected);
+  }
+
+  /// Fails (writing nothing) while fail_appends is on, like appends.
+  result<view_checkpoint> commit_view(std::string_view view, const view_checkpoint& expected,
+                                      std::uint64_t position,
+                                      std::span<const view_change> changes) override {
+    pass();
+    if (failing())
+      return injected_failure();
+    return inner_->commit_view(view, expected, position, changes);
+  }
+
+  result<std::optional<std::vector<std::uint8_t>>> read_view(std::string_view view,
+                                                             std::string_view key) override {
+    pass();
+    return inner_->read_view(view, key);
+  }
+
+  result<std::vector<view_row>> scan_view(std::string_view view, std::string_view prefix,
+                                          std::string_view after,
+                                          std::size_t limit) override {
+    pass();
+    return inner_->scan_view(view, prefix, after, limit);
+  }
+
 private:
   static failure injected_failure() {
     return failure::make(ec::storage_failure, "disk full (injected)");

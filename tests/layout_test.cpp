@@ -30,6 +30,32 @@ TEST_CASE("parse_key takes apart every event key and head key", "[storage]") {
   }
 }
 
+TEST_CASE("parse_key takes apart view checkpoint and row keys", "[storage]") {
+  auto view = view_id("accounts_by_owner");
+  CHECK(view == view_id("accounts_by_owner"));
+  CHECK(view != view_id("accounts_by_owner2"));
+  auto checkpoint = parse_key(view_checkpoint_key(view));
+  REQUIRE(checkpoint);
+  CHECK(checkpoint->kind == key_kind::view_checkpoint);
+  CHECK(checkpoint->entity == view);
+  auto row = parse_key(view_row_key(view, 7, "owner/ada"));
+  REQUIRE(row);
+  CHECK(row->kind == key_kind::view_row);
+  CHECK(row->entity == view);
+  CHECK(row->generation == 7);
+  CHECK(row->row_key == "owner/ada");
+  CHECK_FALSE(parse_key(view_generation_prefix(view, 7))); // a row needs a key
+  CHECK_FALSE(parse_key(view_rows_prefix(view)));
+  auto value = encode_view_checkpoint("accounts_by_owner", view_checkpoint{3, 42, 7});
+  auto decoded = decode_view_checkpoint(value);
+  REQUIRE(decoded);
+  CHECK(decoded->name == "accounts_by_owner");
+  CHECK(decoded->checkpoint == view_checkpoint{3, 42, 7});
+  CHECK_FALSE(decode_view_checkpoint(value.substr(0, 12)));
+  CHECK_FALSE(decode_view_checkpoint(value.substr(0, 21))); // no name
+  CHECK_FALSE(decode_view_checkpoint(""));
+}
+
 TEST_CASE("parse_key takes apart the global log's keys", "[storage]") {
   auto position = GENERATE(1ULL, 256ULL, max_version);
   CHECK(parse_key(log_key(position)) == parsed_key{key_kind::log_entry, uuid{}, 0, position});

@@ -39,4 +39,14 @@ failure duplicate_command(const entity_id& entity, const uuid& command,
   return f;
 }
 
+std::optional<failure> check_view_name(std::string_view name) {
+  if (name.empty())
+    return failure::make(ec::invalid_argument, "a view needs a name");
+  if (name.size() > max_view_name)
+    return failure::make(ec::invalid_argument,
+                         "view name of " + std::to_string(name.size())
+                           + " bytes is longer than " + std::to_string(max_view_name));
+  return std::nullopt;
+}
+
 } // namespace cafes

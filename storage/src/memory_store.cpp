@@ -132,4 +132,117 @@ result<std::uint64_t> memory_store::last_position() {
   return static_cast<std::uint64_t>(log_.size());
 }
 
+namespace {
+
+failure checkpoint_moved(std::string_view view, const view_checkpoint& expected,
+                         const std::optional<view_checkpoint>& actual) {
+  auto describe = [](const view_checkpoint& c) {
+    return "position " + std::to_string(c.position) + " of generation "
+           + std::to_string(c.generation) + " (version " + std::to_string(c.version) + ")";
+  };
+  auto f = failure::make(ec::conflict,
+                         "view '" + std::string{view} + "' is at "
+                           + (actual ? describe(*actual) : std::string{"no checkpoint"})
+                           + ", not at " + describe(expected)
+                           + " as its writer expected: another runner of it moved it");
+  f.expected_version = expected.position;
+  f.actual_version = actual ? actual->position : 0;
+  return f;
+}
+
+} // namespace
+
+result<std::optional<view_checkpoint>> memory_store::read_view_checkpoint(std::string_view view) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::lock_guard guard{mutex_};
+  std::optional<view_checkpoint> out;
+  if (auto found = views_.find(view); found != views_.end())
+    out = found->second.checkpoint;
+  return out;
+}
+
+result<view_checkpoint> memory_store::reset_view(std::string_view view, std::uint32_t version,
+                                                 const std::optional<view_checkpoint>& expected) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::lock_guard guard{mutex_};
+  auto found = views_.find(view);
+  std::optional<view_checkpoint> actual;
+  if (found != views_.end())
+    actual = found->second.checkpoint;
+  if (actual != expected)
+    return checkpoint_moved(view, expected.value_or(view_checkpoint{}), actual);
+  if (found == views_.end())
+    found = views_.emplace(std::string{view}, view_state{}).first;
+  auto& state = found->second;
+  state.rows.clear();
+  state.checkpoint = view_checkpoint{version, 0, state.checkpoint.generation + 1};
+  return state.checkpoint;
+}
+
+result<view_checkpoint> memory_store::commit_view(std::string_view view,
+                                                  const view_checkpoint& expected,
+                                                  std::uint64_t position,
+                                                  std::span<const view_change> changes) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::lock_guard guard{mutex_};
+  auto found = views_.find(view);
+  if (found == views_.end() || found->second.checkpoint != expected)
+    return checkpoint_moved(view, expected,
+                            found == views_.end()
+                              ? std::nullopt
+                              : std::optional<view_checkpoint>{found->second.checkpoint});
+  if (position < expected.position || position > log_.size())
+    return failure::make(ec::invalid_argument,
+                         "view '" + std::string{view} + "' cannot move from position "
+                           + std::to_string(expected.position) + " to "
+                           + std::to_string(position) + ": the global log ends at "
+                           + std::to_string(log_.size()));
+  for (const auto& change : changes)
+    if (change.key.empty())
+      return failure::make(ec::invalid_argument,
+                           "view '" + std::string{view} + "': a row needs a key");
+  auto& state = found->second;
+  for (const auto& change : changes) {
+    if (change.value)
+      state.rows.insert_or_assign(change.key, *change.value);
+    else
+      state.rows.erase(change.key);
+  }
+  state.checkpoint.position = position;
+  return state.checkpoint;
+}
+
+result<std::optional<std::vector<std::uint8_t>>> memory_store::read_view(std::string_view view,
+                                                                         std::string_view key) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::lock_guard guard{mutex_};
+  std::optional<std::vector<std::uint8_t>> out;
+  if (auto found = views_.find(view); found != views_.end())
+    if (auto row = found->second.rows.find(key); row != found->second.rows.end())
+      out = row->second;
+  return out;
+}
+
+result<std::vector<view_row>> memory_store::scan_view(std::string_view view,
+                                                      std::string_view prefix,
+                                                      std::string_view after,
+                                                      std::size_t limit) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::lock_guard guard{mutex_};
+  std::vector<view_row> out;
+  auto found = views_.find(view);
+  if (found == views_.end())
+    return out;
+  const auto& rows = found->second.rows;
+  auto it = after < prefix ? rows.lower_bound(prefix) : rows.upper_bound(after);
+  for (; it != rows.end() && out.size() < limit && it->first.starts_with(prefix); ++it)
+    out.push_back(view_row{it->first, it->second});
+  return out;
+}
+
 } // namespace cafes

@@ -57,6 +57,67 @@ std::string command_key(const entity_id& entity, const uuid& command) {
   return key;
 }
 
+uuid view_id(std::string_view name) {
+  // The name space of cafes views (a random UUID, fixed forever).
+  static constexpr uuid views{0x6d1f3c2a9b8e4f70ULL, 0x8a5c0e7d3b2f1a49ULL};
+  return uuid::name_based(views, name);
+}
+
+std::string view_checkpoint_key(const uuid& view) {
+  return prefixed_entity(view_checkpoint_prefix, view, 0);
+}
+
+std::string view_row_key(const uuid& view, std::uint64_t generation, std::string_view key) {
+  auto out = prefixed_entity(view_row_prefix, view, 8 + key.size());
+  append_big_endian(out, generation);
+  out.append(key);
+  return out;
+}
+
+std::string view_rows_prefix(const uuid& view) {
+  return prefixed_entity(view_row_prefix, view, 8);
+}
+
+std::string view_generation_prefix(const uuid& view, std::uint64_t generation) {
+  auto out = view_rows_prefix(view);
+  append_big_endian(out, generation);
+  return out;
+}
+
+std::string encode_view_checkpoint(std::string_view name, const view_checkpoint& checkpoint) {
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(1 + 4 + 8 + 8 + name.size());
+  byte_writer writer{bytes};
+  writer.write(view_checkpoint_format);
+  writer.write(checkpoint.version);
+  writer.write(checkpoint.position);
+  writer.write(checkpoint.generation);
+  writer.write_raw(reinterpret_cast<const std::uint8_t*>(name.data()), name.size());
+  return std::string{bytes.begin(), bytes.end()};
+}
+
+result<stored_view_checkpoint> decode_view_checkpoint(std::string_view value) {
+  stored_view_checkpoint out;
+  byte_reader reader{reinterpret_cast<const std::uint8_t*>(value.data()), value.size()};
+  auto fail = [&](std::string_view why) {
+    return failure::make(ec::decode_failure,
+                         "corrupt view checkpoint: " + std::string{why});
+  };
+  std::uint8_t format = 0;
+  if (!reader.read(format))
+    return fail("empty value");
+  if (format != view_checkpoint_format)
+    return fail("unknown checkpoint format " + std::to_string(format));
+  if (!reader.read(out.checkpoint.version) || !reader.read(out.checkpoint.position)
+      || !reader.read(out.checkpoint.generation))
+    return fail("truncated");
+  auto name = reader.read_rest();
+  out.name.assign(name.begin(), name.end());
+  if (out.name.empty())
+    return fail("no view name");
+  return out;
+}
+
 std::string encode_log_entry(const log_entry& entry) {
   std::vector<std::uint8_t> bytes;
   bytes.reserve(1 + 16 + 8 + 8 + entry.aggregate.size() + entry.type.size());
@@ -165,6 +226,8 @@ std::optional<parsed_key> parse_key(std::string_view key) {
     case log_prefix: parsed.kind = key_kind::log_entry; break;
     case position_prefix: parsed.kind = key_kind::position; break;
     case command_prefix: parsed.kind = key_kind::command; break;
+    case view_checkpoint_prefix: parsed.kind = key_kind::view_checkpoint; break;
+    case view_row_prefix: parsed.kind = key_kind::view_row; break;
     default: return std::nullopt;
   }
   byte_reader reader{reinterpret_cast<const std::uint8_t*>(key.data()) + 1,
@@ -183,6 +246,12 @@ std::optional<parsed_key> parse_key(std::string_view key) {
   if (parsed.kind == key_kind::command
       && (!reader.read(parsed.command) || parsed.command.is_nil()))
     return std::nullopt;
+  if (parsed.kind == key_kind::view_row) {
+    if (!reader.read_big_endian(parsed.generation) || reader.remaining() == 0)
+      return std::nullopt;
+    auto rest = reader.read_rest();
+    parsed.row_key.assign(rest.begin(), rest.end());
+  }
   if (reader.remaining() != 0)
     return std::nullopt;
   return parsed;

@@ -96,6 +96,50 @@ void ignore_file_size_signal() {
 
 } // namespace
 
+namespace {
+
+std::string describe(const view_checkpoint& c) {
+  return "position " + std::to_string(c.position) + " of generation "
+         + std::to_string(c.generation) + " (version " + std::to_string(c.version) + ")";
+}
+
+failure view_moved(std::string_view view, const std::optional<view_checkpoint>& expected,
+                   const std::optional<view_checkpoint>& actual) {
+  auto f = failure::make(ec::conflict,
+                         "view '" + std::string{view} + "' is at "
+                           + (actual ? describe(*actual) : std::string{"no checkpoint"})
+                           + ", not at "
+                           + (expected ? describe(*expected) : std::string{"no checkpoint"})
+                           + " as its writer expected: another runner of it moved it");
+  f.expected_version = expected ? expected->position : 0;
+  f.actual_version = actual ? actual->position : 0;
+  return f;
+}
+
+/// Decodes the checkpoint stored for `view` (`status` and `value` from
+/// reading its key). Errors: the read's, `ec::decode_failure`.
+result<std::optional<view_checkpoint>> decode_checkpoint(std::string_view view,
+                                                         const rocksdb::Status& status,
+                                                         const std::string& value) {
+  std::optional<view_checkpoint> out;
+  if (status.IsNotFound())
+    return out;
+  if (!status.ok())
+    return translate(status, "reading the checkpoint of view '" + std::string{view} + "'");
+  auto stored = layout::decode_view_checkpoint(value);
+  if (!stored)
+    return failure::make(ec::decode_failure, "view '" + std::string{view}
+                                               + "': " + stored.error().message);
+  if (stored->name != view)
+    return failure::make(ec::decode_failure,
+                         "view '" + std::string{view} + "' shares its stored id with view '"
+                           + stored->name + "': rename one of them");
+  out = stored->checkpoint;
+  return out;
+}
+
+} // namespace
+
 struct rocksdb_store::impl {
   /// Released last: the database is closed before another store may open it.
   std::unique_ptr<database_directory::claim> claim;
@@ -241,6 +285,57 @@ struct rocksdb_store::impl {
     return failure::make(ec::storage_unavailable,
                          "database at '" + path + "' is closed: reopening it after "
                            "a failed write failed (" + reopen_failure + ")");
+  }
+
+  /// Runs `write(txn, current)` in a transaction holding the lock of view
+  /// `view`'s checkpoint (`current`: what it holds), and commits what it
+  /// staged. Returns what `write` returned, or the commit's error.
+  template <class Write>
+  auto write_view(std::string_view view, Write&& write)
+    -> decltype(write(std::declval<rocksdb::Transaction&>(),
+                        std::declval<const std::optional<view_checkpoint>&>())) {
+    auto& impl = *this;
+    if (impl.options.read_only)
+      return failure::make(ec::storage_unavailable,
+                           "the store at '" + impl.path + "' is open read-only");
+    if (impl.corrupt)
+      return impl.corrupt_failure();
+    if (auto stopped = impl.recover())
+      return *stopped;
+    std::shared_lock shared{impl.db_mutex};
+    if (auto db = impl.database(); !db)
+      return std::move(db).error();
+    auto context = "writing view '" + std::string{view} + "'";
+    std::unique_ptr<rocksdb::Transaction> txn{
+      impl.txn_db->BeginTransaction(impl.write_options, impl.transaction_options)};
+    std::string value;
+    auto status = txn->GetForUpdate(rocksdb::ReadOptions{},
+                                    layout::view_checkpoint_key(layout::view_id(view)), &value);
+    if (!status.ok() && !status.IsNotFound())
+      return translate(status, context);
+    auto current = decode_checkpoint(view, status, value);
+    if (!current)
+      return std::move(current).error();
+    auto out = write(*txn, *current);
+    if (!out) {
+      txn->Rollback().PermitUncheckedError();
+      return out;
+    }
+    status = txn->Commit();
+    if (status.ok())
+      return out;
+    if (status.IsCorruption()) {
+      impl.record_corruption(status);
+      return failure::make(ec::storage_failure, context + ": " + impl.corrupt_failure().message);
+    }
+    if (!is_lock_contention(status))
+      impl.record_write_failure(status);
+    if (may_be_stored(status))
+      return failure::make(ec::unknown_outcome,
+                           context + ": the write-ahead log sync failed (" + status.ToString()
+                             + "); the change may or may not be stored: read the "
+                               "checkpoint back before acting on this");
+    return translate(status, context);
   }
 
   enum class step { accepted, refused, contended };
@@ -915,6 +1010,173 @@ std::uint64_t rocksdb_store::estimated_keys() {
   if (!db || !(*db)->GetIntProperty("rocksdb.estimate-num-keys", &keys))
     return 0;
   return keys;
+}
+
+// -- views ---------------------------------------------------------------------
+
+
+result<std::optional<view_checkpoint>> rocksdb_store::read_view_checkpoint(std::string_view view) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  std::string value;
+  auto status = (*db)->Get(rocksdb::ReadOptions{},
+                           layout::view_checkpoint_key(layout::view_id(view)), &value);
+  return decode_checkpoint(view, status, value);
+}
+
+result<view_checkpoint> rocksdb_store::reset_view(std::string_view view, std::uint32_t version,
+                                                  const std::optional<view_checkpoint>& expected) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  const auto id = layout::view_id(view);
+  auto reset = impl_->write_view(
+    view,
+    [&](rocksdb::Transaction& txn,
+        const std::optional<view_checkpoint>& current) -> result<view_checkpoint> {
+      if (current != expected)
+        return view_moved(view, expected, current);
+      view_checkpoint next{version, 0, current ? current->generation + 1 : 1};
+      auto status = txn.Put(layout::view_checkpoint_key(id),
+                            layout::encode_view_checkpoint(view, next));
+      if (!status.ok())
+        return translate(status, "resetting view '" + std::string{view} + "'");
+      return next;
+    });
+  if (!reset)
+    return reset;
+  // The old generations' rows are out of every read now; delete them. A
+  // crash before this ends leaves some for the next reset to delete.
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return reset;
+  rocksdb::ReadOptions read_options;
+  read_options.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it{(*db)->NewIterator(read_options)};
+  const auto end = layout::view_generation_prefix(id, reset->generation);
+  rocksdb::WriteBatch batch;
+  auto flush = [&] {
+    if (batch.Count() > 0)
+      impl_->txn_db->Write(impl_->write_options, &batch).PermitUncheckedError();
+    batch.Clear();
+  };
+  for (it->Seek(layout::view_rows_prefix(id)); it->Valid() && it->key().compare(end) < 0;
+       it->Next()) {
+    batch.Delete(it->key()).PermitUncheckedError();
+    if (batch.Count() >= 1024)
+      flush();
+  }
+  flush();
+  return reset;
+}
+
+result<view_checkpoint> rocksdb_store::commit_view(std::string_view view,
+                                                   const view_checkpoint& expected,
+                                                   std::uint64_t position,
+                                                   std::span<const view_change> changes) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  for (const auto& change : changes)
+    if (change.key.empty())
+      return failure::make(ec::invalid_argument,
+                           "view '" + std::string{view} + "': a row needs a key");
+  const auto id = layout::view_id(view);
+  return impl_->write_view(
+    view,
+    [&](rocksdb::Transaction& txn,
+        const std::optional<view_checkpoint>& current) -> result<view_checkpoint> {
+      if (current != expected)
+        return view_moved(view, expected, current);
+      auto last = impl_->stored_last_position();
+      if (!last)
+        return std::move(last).error();
+      if (position < expected.position || position > *last)
+        return failure::make(ec::invalid_argument,
+                             "view '" + std::string{view} + "' cannot move from position "
+                               + std::to_string(expected.position) + " to "
+                               + std::to_string(position) + ": the global log ends at "
+                               + std::to_string(*last));
+      auto context = "writing view '" + std::string{view} + "'";
+      // Untracked: the checkpoint's lock makes every row of the view ours.
+      for (const auto& change : changes) {
+        auto key = layout::view_row_key(id, expected.generation, change.key);
+        auto status = change.value
+                        ? txn.PutUntracked(key, rocksdb::Slice{reinterpret_cast<const char*>(
+                                                                 change.value->data()),
+                                                               change.value->size()})
+                        : txn.DeleteUntracked(key);
+        if (!status.ok())
+          return translate(status, context);
+      }
+      view_checkpoint next = expected;
+      next.position = position;
+      auto status = txn.Put(layout::view_checkpoint_key(id),
+                            layout::encode_view_checkpoint(view, next));
+      if (!status.ok())
+        return translate(status, context);
+      return next;
+    });
+}
+
+result<std::optional<std::vector<std::uint8_t>>> rocksdb_store::read_view(std::string_view view,
+                                                                          std::string_view key) {
+  auto rows = scan_view(view, key, {}, 1);
+  if (!rows)
+    return std::move(rows).error();
+  std::optional<std::vector<std::uint8_t>> out;
+  if (!rows->empty() && rows->front().key == key)
+    out = std::move(rows->front().value);
+  return out;
+}
+
+result<std::vector<view_row>> rocksdb_store::scan_view(std::string_view view,
+                                                       std::string_view prefix,
+                                                       std::string_view after,
+                                                       std::size_t limit) {
+  if (auto bad = check_view_name(view))
+    return *bad;
+  std::vector<view_row> out;
+  std::shared_lock shared{impl_->db_mutex};
+  auto db = impl_->database();
+  if (!db)
+    return std::move(db).error();
+  // One snapshot: the checkpoint's generation and the rows agree.
+  rocksdb::ManagedSnapshot snapshot{*db};
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  const auto id = layout::view_id(view);
+  std::string value;
+  auto checkpoint = decode_checkpoint(
+    view, (*db)->Get(read_options, layout::view_checkpoint_key(id), &value), value);
+  if (!checkpoint)
+    return std::move(checkpoint).error();
+  if (!*checkpoint || limit == 0)
+    return out;
+  const auto generation = layout::view_generation_prefix(id, (*checkpoint)->generation);
+  read_options.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it{(*db)->NewIterator(read_options)};
+  auto start = generation + std::string{after < prefix ? prefix : after};
+  it->Seek(start);
+  if (!(after < prefix) && it->Valid() && it->key().ToStringView() == start)
+    it->Next(); // strictly after `after`
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    auto key = it->key().ToStringView();
+    if (!key.starts_with(generation))
+      break;
+    auto row_key = key.substr(generation.size());
+    if (!row_key.starts_with(prefix))
+      break;
+    auto row = it->value();
+    out.push_back(view_row{std::string{row_key},
+                           std::vector<std::uint8_t>(row.data(), row.data() + row.size())});
+  }
+  if (!it->status().ok())
+    return translate(it->status(), "reading view '" + std::string{view} + "'");
+  return out;
 }
 
 } // namespace cafes

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <tuple>
 #include <unordered_map>
 
@@ -97,6 +98,10 @@ public:
       last_position(key, value);
     else if (parsed->kind == layout::key_kind::command)
       command(key, parsed->entity, parsed->command, value);
+    else if (parsed->kind == layout::key_kind::view_checkpoint)
+      view_checkpoint(key, parsed->entity, value);
+    else if (parsed->kind == layout::key_kind::view_row)
+      view_row(key, parsed->entity, parsed->generation);
     else
       head(key, parsed->entity, value);
     if (options_.progress && options_.progress_every != 0
@@ -122,6 +127,7 @@ public:
     if (report_.complete) {
       check_log_ends();
       check_commands();
+      check_views();
     }
     logged_ = {};
     if (options_.check_event_ids)
@@ -364,6 +370,57 @@ private:
     commands_ = {};
   }
 
+  /// Checkpoints ('k') sort before rows ('r'): each row's view is known
+  /// when the row comes.
+  void view_checkpoint(std::string_view key, const uuid& view, std::string_view value) {
+    ++report_.views;
+    auto stored = layout::decode_view_checkpoint(value);
+    if (!stored) {
+      problem(std::string{key}, std::nullopt, 0, stored.error().message);
+      return;
+    }
+    if (layout::view_id(stored->name) != view) {
+      problem(std::string{key}, std::nullopt, 0,
+              "the checkpoint of view '" + stored->name + "' is stored under another "
+              "view's key");
+      return;
+    }
+    views_.emplace(view, std::pair{std::string{key}, *stored});
+  }
+
+  void view_row(std::string_view key, const uuid& view, std::uint64_t generation) {
+    ++report_.view_rows;
+    auto found = views_.find(view);
+    if (found == views_.end()) {
+      if (!(last_view_without_checkpoint_ == view))
+        problem(std::string{key}, std::nullopt, 0,
+                "a view row whose view has no (intact) checkpoint");
+      last_view_without_checkpoint_ = view;
+      return;
+    }
+    const auto& stored = found->second.second;
+    if (generation > stored.checkpoint.generation)
+      problem(std::string{key}, std::nullopt, 0,
+              "a row of generation " + std::to_string(generation) + " of view '"
+                + stored.name + "', which is at generation "
+                + std::to_string(stored.checkpoint.generation));
+  }
+
+  /// A view's checkpoint past the end of the log was not written by this
+  /// store's log (rows of older generations are leftovers of an
+  /// interrupted reset, not damage: the next reset deletes them).
+  void check_views() {
+    if (!last_position_decoded_)
+      return;
+    for (const auto& [view, stored] : views_)
+      if (stored.second.checkpoint.position > report_.last_position)
+        problem(stored.first, std::nullopt, 0,
+                "view '" + stored.second.name + "' has projected up to position "
+                  + std::to_string(stored.second.checkpoint.position)
+                  + ", past the end of the global log ("
+                  + std::to_string(report_.last_position) + ")");
+  }
+
   void last_position(std::string_view key, std::string_view value) {
     has_last_position_ = true;
     if (!layout::decode_version(value, report_.last_position)) {
@@ -458,6 +515,9 @@ private:
   std::vector<std::string> type_names_; // each stored type once
   std::uint64_t last_logged_ = 0;        // the last log entry's position
   std::vector<std::uint64_t> undecodable_entries_; // their positions, ascending
+  /// Intact view checkpoints by view id: their key and contents.
+  std::map<uuid, std::pair<std::string, layout::stored_view_checkpoint>> views_;
+  uuid last_view_without_checkpoint_{};
   bool has_last_position_ = false;
   bool last_position_decoded_ = true;
   std::string last_key_;

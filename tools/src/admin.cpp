@@ -38,6 +38,8 @@ result<store_stats> stats(rocksdb_store& store,
       case layout::key_kind::head: ++out.entities; return true;
       case layout::key_kind::log_entry: ++out.log_entries; return true;
       case layout::key_kind::command: ++out.commands; return true;
+      case layout::key_kind::view_checkpoint: ++out.views; return true;
+      case layout::key_kind::view_row: ++out.view_rows; return true;
       case layout::key_kind::position:
         // A damaged record counts as none: verify names it.
         if (!layout::decode_version(value, out.last_position))

@@ -23,6 +23,13 @@ struct uuid {
   /// (hex digits, either case). Returns `std::nullopt` for anything else.
   static std::optional<uuid> parse(std::string_view text);
 
+  /// Returns the name-based (version 5, SHA-1, RFC 4122 section 4.3) UUID
+  /// of `name` in the name space `space`: the same inputs give the same id
+  /// in every process, different ones (for all practical purposes) never do.
+  /// Used where an id must be derived again after a crash: the command ids
+  /// a process manager sends in reaction to an event, a view's key space.
+  static uuid name_based(const uuid& space, std::string_view name);
+
   /// Returns true for the nil UUID.
   bool is_nil() const noexcept { return high == 0 && low == 0; }
 

@@ -66,6 +66,42 @@ struct log_page {
 /// little does not make one call scan the whole log).
 inline constexpr std::size_t max_log_scan = 65'536;
 
+/// Where a view (the stored rows of a projection, see cafes/actors/projection.hpp)
+/// stands: what `commit_view` compares before it writes.
+struct view_checkpoint {
+  /// The version of the projection code that built the rows.
+  std::uint32_t version = 0;
+  /// Every event of the global log up to this position has been projected.
+  std::uint64_t position = 0;
+  /// Which rows are the view's: `reset_view` starts a new generation, so
+  /// the old rows are gone from reads at once (and deleted after).
+  std::uint64_t generation = 0;
+
+  friend bool operator==(const view_checkpoint&, const view_checkpoint&) = default;
+};
+
+/// One change to a view's rows: puts `value` at `key`, or erases `key` when
+/// `value` is empty.
+struct view_change {
+  std::string key;
+  std::optional<std::vector<std::uint8_t>> value;
+};
+
+/// One stored row of a view.
+struct view_row {
+  std::string key;
+  std::vector<std::uint8_t> value;
+
+  friend bool operator==(const view_row&, const view_row&) = default;
+};
+
+/// Longest view name: 255 bytes.
+inline constexpr std::size_t max_view_name = 255;
+
+/// Returns the `ec::invalid_argument` failure for a view name that is empty
+/// or longer than max_view_name, or nothing when `name` is fine.
+std::optional<failure> check_view_name(std::string_view name);
+
 /// A store of event histories. Implementations are safe to call from many
 /// threads at once.
 class event_store {
@@ -144,6 +180,58 @@ public:
   /// Errors: `ec::storage_failure`, `ec::storage_unavailable`,
   /// `ec::decode_failure`.
   virtual result<std::uint64_t> last_position() = 0;
+
+  // -- views: the stored rows of projections ------------------------------
+  // A view's rows and its checkpoint change together, in one atomic write,
+  // so a projection that restarts resumes exactly after the last event it
+  // committed. Views live in their own key space and never touch events.
+
+  /// Returns view `view`'s checkpoint, or nothing for a view never reset.
+  /// Errors: `ec::invalid_argument` (bad name, see check_view_name);
+  /// `ec::decode_failure` (a damaged checkpoint, or one of another view
+  /// whose name hashes alike); `ec::storage_failure`, `ec::storage_unavailable`.
+  virtual result<std::optional<view_checkpoint>> read_view_checkpoint(std::string_view view) = 0;
+
+  /// Starts view `view` afresh for projection code `version`: its
+  /// checkpoint becomes position 0 of a new generation, and its rows are
+  /// gone (in one atomic write; the old rows are deleted right after, and
+  /// by any later reset if a crash came between). Returns the new checkpoint.
+  /// Errors: `ec::conflict` when the stored checkpoint is not `expected`
+  /// (another runner of the same view moved it; nothing is written);
+  /// `ec::invalid_argument`, `ec::decode_failure`, `ec::storage_failure`,
+  /// `ec::storage_unavailable`.
+  virtual result<view_checkpoint> reset_view(std::string_view view, std::uint32_t version,
+                                             const std::optional<view_checkpoint>& expected) = 0;
+
+  /// Applies `changes` to view `view`'s rows (in order: a later change to a
+  /// key wins) and moves its checkpoint to `position`, all or nothing.
+  /// Returns the new checkpoint.
+  /// Errors: `ec::conflict` when the stored checkpoint is not `expected`
+  /// (nothing is written: two runners of one view never both apply an
+  /// event); `ec::invalid_argument` for a bad name, a `position` before
+  /// `expected.position` or past the global log's last position (a
+  /// checkpoint of another store), an empty key; `ec::decode_failure`,
+  /// `ec::storage_failure`, `ec::storage_unavailable`, `ec::unknown_outcome`
+  /// (a failed sync: read the checkpoint back to know).
+  virtual result<view_checkpoint> commit_view(std::string_view view,
+                                              const view_checkpoint& expected,
+                                              std::uint64_t position,
+                                              std::span<const view_change> changes) = 0;
+
+  /// Returns the row at `key` of view `view` (nothing when absent, or when
+  /// the view was never reset). Errors: `ec::invalid_argument`,
+  /// `ec::decode_failure`, `ec::storage_failure`, `ec::storage_unavailable`.
+  virtual result<std::optional<std::vector<std::uint8_t>>> read_view(std::string_view view,
+                                                                     std::string_view key) = 0;
+
+  /// Returns up to `limit` rows of view `view` whose keys start with
+  /// `prefix` and sort after `after` (bytewise; from the first when
+  /// empty), in key order, all from one consistent state of the view: call
+  /// again with the last key returned to page on. Errors: as `read_view`.
+  virtual result<std::vector<view_row>> scan_view(std::string_view view,
+                                                  std::string_view prefix,
+                                                  std::string_view after,
+                                                  std::size_t limit) = 0;
 
   /// Returns whether an append waits for a device (a durable sync) before it
   /// returns. The actors run an append on a scheduler thread only when it

@@ -1,6 +1,7 @@
 #pragma once
 // An in-memory store for tests: the same contract, nothing durable.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -25,6 +26,18 @@ public:
   result<std::uint64_t> last_position() override;
   result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
                                                     const uuid& command) override;
+  result<std::optional<view_checkpoint>> read_view_checkpoint(std::string_view view) override;
+  result<view_checkpoint> reset_view(std::string_view view, std::uint32_t version,
+                                     const std::optional<view_checkpoint>& expected) override;
+  result<view_checkpoint> commit_view(std::string_view view, const view_checkpoint& expected,
+                                      std::uint64_t position,
+                                      std::span<const view_change> changes) override;
+  result<std::optional<std::vector<std::uint8_t>>> read_view(std::string_view view,
+                                                             std::string_view key) override;
+  result<std::vector<view_row>> scan_view(std::string_view view, std::string_view prefix,
+                                          std::string_view after,
+                                          std::size_t limit) override;
+
   /// Returns false: appends only take a mutex.
   bool appends_wait_for_device() const noexcept override { return false; }
 
@@ -42,6 +55,12 @@ private:
   std::vector<log_entry> log_;
   /// Per entity: the commands it applied, with their versions.
   std::unordered_map<entity_id, std::unordered_map<uuid, std::uint64_t>> commands_;
+  struct view_state {
+    view_checkpoint checkpoint;
+    std::map<std::string, std::vector<std::uint8_t>, std::less<>> rows;
+  };
+  /// Views by name.
+  std::map<std::string, view_state, std::less<>> views_;
 };
 
 } // namespace cafes

@@ -7,6 +7,9 @@
 //         'g' | 16 zero bytes | position (8 bytes, big-endian)    -> log entry
 //         'p' | 16 zero bytes                                     -> last position
 //         'c' | entity (16 bytes) | command id (16 bytes)         -> its version
+//         'k' | view id (16 bytes)                                -> view checkpoint
+//         'r' | view id (16 bytes) | generation (8 bytes, big-endian) | row key
+//                                                                 -> row value
 // One entity's events are contiguous and iterate in version order; the
 // global log's entries share one 17-byte prefix (one memtable bucket) and
 // iterate in position order.
@@ -16,6 +19,10 @@
 //              | payload (rest).
 // Head value, last position, a command's version (that of its last event):
 // 8 bytes, big-endian. Command keys exist for non-nil command ids only.
+// A view's id is the name-based UUID of its name (view_id). A view's rows
+// share one 17-byte prefix and iterate by generation, then row key.
+// View checkpoint: format (1 byte = 1) | version (u32 LE) | position (u64
+//              LE) | generation (u64 LE) | the view's name (rest).
 // Log entry:   format (1 byte = 1) | entity (16) | version (8, big-endian)
 //              | aggregate (u32 LE length + bytes) | type (u32 LE length +
 //              bytes). Enough to filter the log without reading the event.
@@ -28,6 +35,7 @@
 
 #include "cafes/domain/event_record.hpp"
 #include "cafes/domain/result.hpp"
+#include "cafes/storage/event_store.hpp"
 
 namespace cafes::rocksdb_layout {
 
@@ -36,7 +44,10 @@ inline constexpr char head_prefix = 'h';
 inline constexpr char log_prefix = 'g';
 inline constexpr char position_prefix = 'p';
 inline constexpr char command_prefix = 'c';
+inline constexpr char view_checkpoint_prefix = 'k';
+inline constexpr char view_row_prefix = 'r';
 inline constexpr std::uint8_t event_format = 2;
+inline constexpr std::uint8_t view_checkpoint_format = 1;
 inline constexpr std::uint8_t log_entry_format = 1;
 /// Bytes every key of one entity starts with (kind, then the id); the store
 /// hashes its memtable and filters on this prefix.
@@ -62,6 +73,33 @@ std::string position_key();
 
 /// Returns the key that records that `entity` applied command `command`.
 std::string command_key(const entity_id& entity, const uuid& command);
+
+/// Returns the id under which view `name` is stored.
+uuid view_id(std::string_view name);
+
+/// Returns the key of the checkpoint of the view with id `view`.
+std::string view_checkpoint_key(const uuid& view);
+
+/// Returns the key of row `key` of generation `generation` of view `view`.
+std::string view_row_key(const uuid& view, std::uint64_t generation, std::string_view key);
+
+/// Returns the 17-byte prefix every row key of view `view` starts with.
+std::string view_rows_prefix(const uuid& view);
+
+/// Returns the 25-byte prefix of the row keys of one generation of `view`.
+std::string view_generation_prefix(const uuid& view, std::uint64_t generation);
+
+/// A stored view checkpoint.
+struct stored_view_checkpoint {
+  std::string name;
+  view_checkpoint checkpoint;
+};
+
+/// Returns the stored value of `name`'s checkpoint.
+std::string encode_view_checkpoint(std::string_view name, const view_checkpoint& checkpoint);
+
+/// Decodes a view checkpoint's value. Errors: `ec::decode_failure`.
+result<stored_view_checkpoint> decode_view_checkpoint(std::string_view value);
 
 /// What the global log holds for one position.
 struct log_entry {
@@ -114,6 +152,10 @@ enum class key_kind : std::uint8_t {
   position,
   /// `'c' | entity | command id`: a command the entity applied.
   command,
+  /// `'k' | view id`: a view's checkpoint.
+  view_checkpoint,
+  /// `'r' | view id | generation | row key`: one row of a view.
+  view_row,
 };
 
 /// A key taken apart by `parse_key`.
@@ -126,15 +168,20 @@ struct parsed_key {
   std::uint64_t position = 0;
   /// The command id (not nil) for a command key; nil otherwise.
   uuid command{};
+  /// For a view row's key: its generation and row key (not empty).
+  std::uint64_t generation = 0;
+  std::string row_key{};
 
   friend bool operator==(const parsed_key&, const parsed_key&) = default;
 };
 
 /// Takes apart a whole key written by `event_key`, `head_key`, `log_key`,
-/// `position_key` or `command_key`. Returns `std::nullopt` for anything else:
-/// an empty key or an unknown first byte, a wrong length for its kind (25
-/// bytes for event and log keys, 17 for head and position keys, 33 for
-/// command keys; so a prefix is not a key), a nil command id, an
+/// `position_key`, `command_key`, `view_checkpoint_key` or `view_row_key`
+/// (`entity` holds the view id for the last two). Returns `std::nullopt` for
+/// anything else: an empty key or an unknown first byte, a wrong length for
+/// its kind (25 bytes for event and log keys, 17 for head, position and
+/// view checkpoint keys, 33 for command keys, more than 25 for view rows;
+/// so a prefix is not a key), a nil command id, an
 /// event key at version 0 or a log key at position 0 (both start at 1), or
 /// log and position keys whose 16 middle bytes are not zero. Reads `key` only
 /// during the call.

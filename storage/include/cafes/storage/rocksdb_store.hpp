@@ -106,6 +106,21 @@ public:
   result<std::uint64_t> last_position() override;
   result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
                                                     const uuid& command) override;
+  /// Views: as `event_store` says. A view's rows and checkpoint are written
+  /// in one transaction that holds the checkpoint's lock (GetForUpdate), so
+  /// two runners of one view never both commit from one checkpoint.
+  result<std::optional<view_checkpoint>> read_view_checkpoint(std::string_view view) override;
+  result<view_checkpoint> reset_view(std::string_view view, std::uint32_t version,
+                                     const std::optional<view_checkpoint>& expected) override;
+  result<view_checkpoint> commit_view(std::string_view view, const view_checkpoint& expected,
+                                      std::uint64_t position,
+                                      std::span<const view_change> changes) override;
+  result<std::optional<std::vector<std::uint8_t>>> read_view(std::string_view view,
+                                                             std::string_view key) override;
+  result<std::vector<view_row>> scan_view(std::string_view view, std::string_view prefix,
+                                          std::string_view after,
+                                          std::size_t limit) override;
+
   /// Returns true when appends sync the write-ahead log (`sync`, not
   /// `in_memory`).
   bool appends_wait_for_device() const noexcept override;

@@ -72,6 +72,8 @@ struct verify_report {
   std::uint64_t log_entries = 0;   ///< global log entry keys
   std::uint64_t commands = 0;      ///< command keys (commands with ids)
   std::uint64_t last_position = 0; ///< as stored; 0 when missing or damaged
+  std::uint64_t views = 0;         ///< view checkpoint keys
+  std::uint64_t view_rows = 0;     ///< view row keys (every generation)
   std::uint64_t bytes = 0;    ///< size of the database directory; 0 in memory
   std::uint64_t problem_count = 0;      ///< every problem found
   std::vector<verify_problem> problems; ///< the first `max_problems`
@@ -101,7 +103,10 @@ struct verify_report {
 ///   at an event that is not stored, whose event has another position, or
 ///   whose type is not the event's; events that no entry points at (a
 ///   position outside the log, or one another event has too). An entry
-///   pointing at an undecodable event is not reported again.
+///   pointing at an undecodable event is not reported again;
+/// - views: checkpoints that do not decode or sit under another view's key,
+///   rows of a view with no checkpoint or of a newer generation than its
+///   checkpoint, a checkpoint past the end of the global log.
 /// Problems come in key order (then events outside the log, then duplicate
 /// ids). A read error stops the scan: it is the last problem, `complete` is
 /// false, and the global log is not cross-checked (the keys it would be

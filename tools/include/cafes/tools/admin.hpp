@@ -27,6 +27,8 @@ struct store_stats {
   std::uint64_t log_entries = 0; ///< global log entry keys (one per event)
   std::uint64_t commands = 0;    ///< command keys (one per command with an id)
   std::uint64_t last_position = 0; ///< the global log's, as stored; 0: none
+  std::uint64_t views = 0;       ///< view checkpoint keys (projections)
+  std::uint64_t view_rows = 0;   ///< view row keys
   /// Keys cafes does not write (see verify); event, head, log entry and
   /// last-position keys are all cafes keys.
   std::uint64_t other_keys = 0;
