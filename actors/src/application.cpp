@@ -60,7 +60,7 @@ application::application(std::shared_ptr<event_store> store,
   delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);
   notifier_ = std::make_shared<log_notifier>();
-  hub_ = spawn_log_hub(*system_, store_, notifier_);
+  hub_ = spawn_log_hub(*system_, store_, notifier_, config_.log_poll_interval);
   bool direct = config_.allow_direct_appends && !store_->appends_wait_for_device();
   for (std::size_t i = 0; i < shards; ++i) {
     storage_actor_options options;
@@ -88,6 +88,12 @@ application::~application() {
   }
   {
     std::lock_guard guard{mutex_};
+    caf::scoped_actor self{*system_};
+    for (auto& [name, runner] : projections_)
+      self->send_exit(runner, caf::exit_reason::user_shutdown);
+    for (auto& [name, runner] : projections_)
+      self->wait_for(runner);
+    projections_.clear();
     for (auto& weak : subscriptions_)
       if (auto subscription = weak.lock())
         caf::anon_send_exit(subscription, caf::exit_reason::user_shutdown);
@@ -200,6 +206,40 @@ caf::actor application::subscribe(subscriber_actor subscriber, std::uint64_t aft
   std::erase_if(subscriptions_, [](const caf::weak_actor_ptr& weak) { return !weak.lock(); });
   subscriptions_.emplace_back(subscription->ctrl());
   return subscription;
+}
+
+projection_actor application::run_projection(std::shared_ptr<const erased_projection> projection,
+                                            projection_options options) {
+  if (auto bad = check_view_name(projection->name()))
+    throw cafes_error{*bad};
+  std::lock_guard guard{mutex_};
+  auto name = std::string{projection->name()};
+  if (projections_.contains(name))
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    "projection '" + name + "' already runs here")};
+  auto runner = spawn_projection(*system_, store_, hub_, std::move(projection), options);
+  projections_.emplace(std::move(name), runner);
+  return runner;
+}
+
+projection_actor application::projection_runner(std::string_view name) {
+  std::lock_guard guard{mutex_};
+  auto found = projections_.find(name);
+  return found == projections_.end() ? projection_actor{} : found->second;
+}
+
+std::vector<awaited_projection> application::awaited(const std::vector<std::string>& names) {
+  std::vector<awaited_projection> out;
+  std::lock_guard guard{mutex_};
+  for (const auto& name : names) {
+    auto found = projections_.find(name);
+    if (found == projections_.end())
+      throw cafes_error{failure::make(ec::invalid_argument,
+                                      "read-your-writes names projection '" + name
+                                        + "', which does not run in this application")};
+    out.push_back(awaited_projection{name, caf::actor_cast<caf::actor>(found->second)});
+  }
+  return out;
 }
 
 registry_stats application::stats() {

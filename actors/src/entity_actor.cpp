@@ -17,6 +17,11 @@ namespace {
 
 using snapshot_promise = caf::typed_response_promise<entity_snapshot>;
 
+/// The part of a projection runner's protocol a command awaiting it uses
+/// (see projection.hpp).
+using projection_waiter
+  = caf::typed_actor<caf::replies_to<wait_atom, std::uint64_t>::with<std::uint64_t>>;
+
 /// The part of the registry's protocol an entity actor talks to.
 using passivation_listener = caf::typed_actor<caf::reacts_to<passivate_atom, entity_id>>;
 
@@ -212,11 +217,56 @@ bool back_off(entity_pointer self, int attempt) {
   return true;
 }
 
+/// Answers `d` once every projection it awaits has caught up with the
+/// log (read-your-writes); the actor goes on with other commands meanwhile.
+void answer_after_projections(entity_pointer self, decided& d) {
+  struct awaiting {
+    snapshot_promise promise;
+    entity_snapshot snapshot;
+    std::size_t left = 0;
+    bool answered = false;
+  };
+  const auto& envelope = *d.request.command;
+  auto shared = std::make_shared<awaiting>(
+    awaiting{std::move(d.request.promise), std::move(d.snapshot),
+             envelope.await_projections.size()});
+  const auto timeout = envelope.await_timeout;
+  for (const auto& awaited : envelope.await_projections) {
+    auto name = awaited.name;
+    // Position 0: whatever is committed when the projection reads this,
+    // which includes this command's events.
+    self->request(caf::actor_cast<projection_waiter>(awaited.runner), timeout, wait_atom::value,
+                  std::uint64_t{0})
+      .then(
+        [shared](std::uint64_t) {
+          if (!shared->answered && --shared->left == 0) {
+            shared->answered = true;
+            shared->promise.deliver(std::move(shared->snapshot));
+          }
+        },
+        [shared, name, timeout](caf::error& err) {
+          if (shared->answered)
+            return;
+          shared->answered = true;
+          auto why = to_failure(err);
+          auto text = "the command was applied (entity " + to_string(shared->snapshot.id)
+                      + " at version " + std::to_string(shared->snapshot.version)
+                      + "), but projection '" + name + "' ";
+          text += why.code == ec::timeout
+                    ? "had not processed it within " + std::to_string(timeout.count()) + " ms"
+                    : "cannot show it: " + why.message;
+          shared->promise.deliver(to_caf_error(failure::make(why.code, std::move(text))));
+        });
+  }
+}
+
 /// Answers every request of a settled batch.
-void answer_batch(std::vector<decided>& batch) {
+void answer_batch(entity_pointer self, std::vector<decided>& batch) {
   for (auto& d : batch) {
     if (d.refusal)
       d.request.promise.deliver(to_caf_error(*d.refusal));
+    else if (d.request.command && !d.request.command->await_projections.empty())
+      answer_after_projections(self, d);
     else
       d.request.promise.deliver(std::move(d.snapshot));
   }
@@ -268,7 +318,7 @@ void settle_success(entity_pointer self, std::uint64_t new_version) {
   for (const auto& d : settled->batch)
     if (d.writes && !d.request.command->command_id.is_nil())
       remember_command(st, d.request.command->command_id, d.snapshot.command_version);
-  answer_batch(settled->batch);
+  answer_batch(self, settled->batch);
 }
 
 /// Logs a failed append that is news (conflicts and refusals are answers).
@@ -393,7 +443,7 @@ void start_batch(entity_pointer self) {
   st.waiting.assign(std::make_move_iterator(taking.begin() + static_cast<std::ptrdiff_t>(taken)),
                     std::make_move_iterator(taking.end()));
   if (request.events.empty()) {
-    answer_batch(batch); // nothing to store: every answer stands
+    answer_batch(self, batch); // nothing to store: every answer stands
     return;
   }
   flight->pending_state = std::move(running_state);

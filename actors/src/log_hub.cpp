@@ -25,6 +25,8 @@ struct hub_state {
   std::shared_ptr<event_store> store;
   std::shared_ptr<log_notifier> notifier;
   std::vector<waiter> waiting;
+  std::chrono::milliseconds poll_interval{0};
+  bool poll_pending = false;
 };
 
 using hub_pointer = log_hub_actor::stateful_pointer<hub_state>;
@@ -49,10 +51,21 @@ void wake(hub_pointer self) {
                              std::memory_order_release);
 }
 
+/// Looks again after the poll interval, while anything waits.
+void schedule_poll(hub_pointer self) {
+  auto& st = self->state;
+  if (st.poll_pending || st.waiting.empty() || st.poll_interval.count() <= 0)
+    return;
+  st.poll_pending = true;
+  self->delayed_send(self, st.poll_interval, next_atom::value);
+}
+
 log_hub_actor::behavior_type hub_behavior(hub_pointer self, std::shared_ptr<event_store> store,
-                                          std::shared_ptr<log_notifier> notifier) {
+                                          std::shared_ptr<log_notifier> notifier,
+                                          std::chrono::milliseconds poll_interval) {
   self->state.store = std::move(store);
   self->state.notifier = std::move(notifier);
+  self->state.poll_interval = poll_interval;
   return {
     [=](wait_atom, std::uint64_t after) -> caf::result<std::uint64_t> {
       auto& st = self->state;
@@ -71,17 +84,24 @@ log_hub_actor::behavior_type hub_behavior(hub_pointer self, std::shared_ptr<even
       st.waiting.push_back({after, promise});
       st.notifier->waiting.store(static_cast<std::uint32_t>(st.waiting.size()),
                                  std::memory_order_release);
+      schedule_poll(self);
       return promise;
     },
     [=](appended_atom) { wake(self); },
+    [=](next_atom) {
+      self->state.poll_pending = false;
+      wake(self);
+      schedule_poll(self);
+    },
   };
 }
 
 } // namespace
 
 log_hub_actor spawn_log_hub(caf::actor_system& system, std::shared_ptr<event_store> store,
-                            const std::shared_ptr<log_notifier>& notifier) {
-  auto hub = system.spawn(hub_behavior, std::move(store), notifier);
+                            const std::shared_ptr<log_notifier>& notifier,
+                            std::chrono::milliseconds poll_interval) {
+  auto hub = system.spawn(hub_behavior, std::move(store), notifier, poll_interval);
   notifier->hub = hub;
   return hub;
 }

@@ -16,11 +16,13 @@
 
 #include "cafes/actors/delay_actor.hpp"
 #include "cafes/actors/errors.hpp"
+#include "cafes/actors/projection.hpp"
 #include "cafes/actors/registry.hpp"
 #include "cafes/actors/storage_actor.hpp"
 #include "cafes/actors/subscription.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
 #include "cafes/storage/event_store.hpp"
+#include "cafes/storage/view_reader.hpp"
 
 namespace cafes {
 
@@ -68,6 +70,12 @@ struct application_config {
   /// Entity actors idle this long stop (and respawn from the store on the
   /// next command): 0 = never.
   std::chrono::milliseconds idle_timeout{0};
+  /// While a subscription, projection or process manager waits at the end
+  /// of the global log, how often the store is looked at for commits that
+  /// this application's writers did not announce (another application or
+  /// process over the same store): those are seen within it. Commits of
+  /// this application are announced at once. 0 = never look. 50 ms.
+  std::chrono::milliseconds log_poll_interval{50};
   /// Retries of commands sent without an expected version when another
   /// application's writer appended first (see retry_policy).
   retry_policy unversioned_retry;
@@ -121,6 +129,40 @@ public:
   caf::actor subscribe(subscriber_actor subscriber, std::uint64_t after = 0,
                        log_filter filter = {}, subscription_options options = {});
 
+  /// Starts the runner of projection `P` (see projection.hpp): it brings
+  /// `P`'s view up to date with the global log (rebuilding it from
+  /// position 0 when it is new or `P::version` changed) and keeps it so.
+  /// Returns its actor. Throws cafes_error with ec::invalid_argument when a
+  /// projection of that name already runs here.
+  template <projection P>
+  projection_actor run_projection(projection_options options = {}) {
+    return run_projection(erase_projection<P>(), options);
+  }
+
+  /// Starts the runner of `projection`; see the template above.
+  projection_actor run_projection(std::shared_ptr<const erased_projection> projection,
+                                  projection_options options = {});
+
+  /// Returns the runner of the projection named `name` started here, or a
+  /// null handle.
+  projection_actor projection_runner(std::string_view name);
+
+  /// Returns typed reads of projection `P`'s stored view (whether or not
+  /// its runner runs here).
+  template <projection P>
+  view_reader<P> view() const {
+    return view_reader<P>{store_};
+  }
+
+  /// Returns the runners named in `names`, for a command's
+  /// read-your-writes. Throws cafes_error with ec::invalid_argument for a
+  /// name no projection started here has.
+  std::vector<awaited_projection> awaited(const std::vector<std::string>& names);
+
+  /// Returns the log hub: it answers `(wait_atom, after)` once the global
+  /// log is past position `after`.
+  const log_hub_actor& hub() const noexcept { return hub_; }
+
   /// Returns the store every storage actor writes to.
   const std::shared_ptr<event_store>& store() const noexcept { return store_; }
 
@@ -159,6 +201,8 @@ private:
   delay_actor delays_;
   std::shared_ptr<log_notifier> notifier_;
   log_hub_actor hub_;
+  /// Projection runners started here, by name.
+  std::map<std::string, projection_actor, std::less<>> projections_;
   /// Subscriptions started here (ended ones are weak pointers to nothing).
   std::vector<caf::weak_actor_ptr> subscriptions_;
   std::mutex mutex_;
@@ -186,6 +230,16 @@ struct command_ids {
   uuid command{};
   uuid correlation{};
   uuid causation{};
+};
+
+/// Read-your-writes for one command: answer it only once the named
+/// projections (runners started by the same application) have processed
+/// its events, so that a query after it sees them.
+struct read_your_writes {
+  std::vector<std::string> projections;
+  /// Past it the command's answer is ec::timeout, saying that the command
+  /// was applied (at which version) and which projection lags: 5 s.
+  std::chrono::milliseconds timeout{5'000};
 };
 
 /// Synchronous access to the entities of aggregate `A`.
@@ -228,6 +282,29 @@ public:
   copy<A> execute(const entity_id& id, typename A::command command,
                   const command_ids& ids = {}) {
     return unwrap(app_->call(shard(id), id, envelope(std::move(command), any_version, ids)));
+  }
+
+  /// As `execute(target, command, ids)`, answered only once the projections
+  /// `wait` names have processed the command's events. Throws cafes_error
+  /// with ec::invalid_argument (nothing sent) for a projection not started
+  /// by this application, and ec::timeout when one has not caught up in
+  /// time: the command was applied then (the message says at which
+  /// version), and `target` is unchanged.
+  void execute(copy<A>& target, typename A::command command, const command_ids& ids,
+               const read_your_writes& wait) {
+    auto message = envelope(std::move(command), target.version, ids);
+    message.await_projections = app_->awaited(wait.projections);
+    message.await_timeout = wait.timeout;
+    target = unwrap(app_->call(shard(target.id), target.id, std::move(message)));
+  }
+
+  /// As `execute(id, command, ids)`, with read-your-writes (see above).
+  copy<A> execute(const entity_id& id, typename A::command command, const command_ids& ids,
+                  const read_your_writes& wait) {
+    auto message = envelope(std::move(command), any_version, ids);
+    message.await_projections = app_->awaited(wait.projections);
+    message.await_timeout = wait.timeout;
+    return unwrap(app_->call(shard(id), id, std::move(message)));
   }
 
   /// Returns the registry shard that serves `id`.

@@ -6,6 +6,7 @@
 // subscribers.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -23,7 +24,10 @@ using log_hub_actor = caf::typed_actor<
   // the last position once it is past `after` (at once if it already is).
   caf::replies_to<wait_atom, std::uint64_t>::with<std::uint64_t>,
   // From a writer: something was committed.
-  caf::reacts_to<appended_atom>>;
+  caf::reacts_to<appended_atom>,
+  // To itself, while someone waits: look at the store for commits of
+  // writers that do not notify it (another application or process).
+  caf::reacts_to<next_atom>>;
 
 /// What writers hold to notify the hub.
 class log_notifier {
@@ -37,8 +41,12 @@ public:
   log_hub_actor hub;
 };
 
-/// Spawns the hub over `store`. `notifier->hub` is set to it.
+/// Spawns the hub over `store`. `notifier->hub` is set to it. While
+/// anything waits, it also reads the store's last position every
+/// `poll_interval`: commits by writers that do not notify it (another
+/// application over the same store) are seen within that.
 log_hub_actor spawn_log_hub(caf::actor_system& system, std::shared_ptr<event_store> store,
-                            const std::shared_ptr<log_notifier>& notifier);
+                            const std::shared_ptr<log_notifier>& notifier,
+                            std::chrono::milliseconds poll_interval);
 
 } // namespace cafes

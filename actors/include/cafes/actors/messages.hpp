@@ -2,8 +2,13 @@
 // What crosses between clients, registries and entity actors.
 
 #include <any>
+#include <chrono>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
 
 #include "cafes/domain/uuid.hpp"
 
@@ -13,6 +18,13 @@ namespace cafes {
 /// entity's current version is.
 inline constexpr std::uint64_t any_version
   = std::numeric_limits<std::uint64_t>::max();
+
+/// A projection a command waits for (read-your-writes): its name, for
+/// error texts, and its runner (a projection_actor).
+struct awaited_projection {
+  std::string name;
+  caf::actor runner;
+};
 
 /// A command for an entity actor. `command` holds the aggregate's
 /// `A::command`; commands only ever travel between actors of one process, so
@@ -33,6 +45,11 @@ struct command_envelope {
   /// that event's id. Its events store this, or the command's own id when
   /// nil (a command from outside causes itself).
   uuid causation_id{};
+  /// Read-your-writes: answer only once these projections have processed
+  /// the command's events (everything committed when it was answered),
+  /// waiting at most `await_timeout` for them.
+  std::vector<awaited_projection> await_projections{};
+  std::chrono::milliseconds await_timeout{5'000};
 };
 
 /// An entity's state at one version. `state` holds the aggregate's `A::state`.

@@ -1,0 +1,108 @@
+#pragma once
+// A money transfer between two bank accounts, and the process manager that
+// carries it out: withdraw from the source, deposit to the target; when
+// the target refuses (closed, unknown), refund the source.
+//
+//   requested --withdrawn--> debited --deposited--> completed
+//       |                       `----refused, refunded----> refunded
+//       `--source refused (insufficient funds, closed)--> rejected
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <variant>
+
+#include "cafes/actors/process_manager.hpp"
+#include "cafes/domain/aggregate.hpp"
+
+namespace bank_example {
+
+// -- events ---------------------------------------------------------------------
+
+struct transfer_requested {
+  static constexpr std::string_view type_name = "transfer.requested";
+  cafes::entity_id from;
+  cafes::entity_id to;
+  std::int64_t amount = 0;
+  auto fields() const { return std::tie(from, to, amount); }
+};
+
+struct transfer_debited {
+  static constexpr std::string_view type_name = "transfer.debited";
+  auto fields() const { return std::tie(); }
+};
+
+struct transfer_completed {
+  static constexpr std::string_view type_name = "transfer.completed";
+  auto fields() const { return std::tie(); }
+};
+
+struct transfer_refunded {
+  static constexpr std::string_view type_name = "transfer.refunded";
+  std::string reason;
+  auto fields() const { return std::tie(reason); }
+};
+
+struct transfer_rejected {
+  static constexpr std::string_view type_name = "transfer.rejected";
+  std::string reason;
+  auto fields() const { return std::tie(reason); }
+};
+
+// -- commands -------------------------------------------------------------------
+
+struct request_transfer {
+  cafes::entity_id from;
+  cafes::entity_id to;
+  std::int64_t amount = 0;
+};
+struct record_debit {};
+struct record_completion {};
+struct record_refund {
+  std::string reason;
+};
+struct record_rejection {
+  std::string reason;
+};
+
+// -- the aggregate --------------------------------------------------------------
+
+enum class transfer_status { none, requested, debited, completed, refunded, rejected };
+
+/// Returns "requested", "completed", ...
+std::string_view to_string(transfer_status status) noexcept;
+
+struct transfer_state {
+  transfer_status status = transfer_status::none;
+  cafes::entity_id from;
+  cafes::entity_id to;
+  std::int64_t amount = 0;
+  std::string reason; // why it was refunded or rejected
+};
+
+struct transfer {
+  static constexpr std::string_view name = "bank_transfer";
+  using state = transfer_state;
+  using command = std::variant<request_transfer, record_debit, record_completion,
+                               record_refund, record_rejection>;
+  using event = std::variant<transfer_requested, transfer_debited, transfer_completed,
+                             transfer_refunded, transfer_rejected>;
+
+  /// A transfer is requested once (positive amount, two different
+  /// accounts); each later step only from the state before it.
+  static cafes::decision<event> decide(const state& current, const command& cmd);
+  static state evolve(state current, const event& ev);
+};
+
+/// The process manager of transfers.
+struct transfer_manager {
+  static constexpr std::string_view name = "bank.transfers";
+  using event = std::variant<transfer_requested, transfer_debited>;
+
+  static std::optional<cafes::failure> react(cafes::process_context& context, const event& e,
+                                             const cafes::event_record& meta);
+};
+
+} // namespace bank_example
