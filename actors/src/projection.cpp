@@ -147,7 +147,12 @@ void step(projection_pointer self) {
     }
     if (page->events.empty()) {
       if (page->next_after == st.position) {
-        // Everything is read: wait for the next commit.
+        // Everything is read. Events the filter passed over moved the view
+        // without a write: store that before waiting, so the checkpoint
+        // says how far the view is.
+        if (st.position > st.stored->position && !commit(self, st.position, {}))
+          return;
+        // Wait for the next commit.
         self->request(st.hub, caf::infinite, wait_atom::value, st.position)
           .then([=](std::uint64_t) { step(self); },
                 [=](caf::error& err) { self->quit(std::move(err)); });
