@@ -239,3 +239,37 @@ TEST_CASE("a subscription delivers only what its filter passes", "[subscriptions
       CHECK(out->events[i].position > out->events[i - 1].position);
   }
 }
+
+TEST_CASE("a subscription from past the end of the log is refused with a clear error",
+          "[subscriptions]") {
+  auto store = std::make_shared<memory_store>();
+  application app{store};
+  open_accounts(app, 2);
+  auto out = std::make_shared<seen>();
+  auto subscriber = app.system().spawn(collector, out, collector_options{});
+  try {
+    app.subscribe(subscriber, 3);
+    FAIL("a position past the end was accepted");
+  } catch (const cafes_error& error) {
+    CHECK(error.code() == ec::invalid_argument);
+    CHECK_THAT(error.what(), Catch::Contains("the global log ends at 2"));
+  }
+  // At the end exactly is fine: it waits for what comes next.
+  app.subscribe(subscriber, 2);
+  open_accounts(app, 1);
+  REQUIRE(eventually([&] { return out->count() >= 1; }));
+  std::lock_guard guard{out->mutex};
+  CHECK(out->events.front().position == 3);
+}
+
+TEST_CASE("a subscription sees the commits of another application over the same store",
+          "[subscriptions]") {
+  auto store = std::make_shared<memory_store>();
+  application reader{store};
+  application writer{store};
+  auto out = std::make_shared<seen>();
+  reader.subscribe(reader.system().spawn(collector, out, collector_options{}));
+  open_accounts(writer, 5); // only the writer's hub hears of these
+  REQUIRE(eventually([&] { return out->count() >= 5; }));
+  check_exactly(*store, out->events, 1, 5);
+}

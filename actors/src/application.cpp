@@ -200,6 +200,15 @@ result<entity_snapshot> application::call(const registry_actor& registry,
 
 caf::actor application::subscribe(subscriber_actor subscriber, std::uint64_t after,
                                   log_filter filter, subscription_options options) {
+  auto last = store_->last_position();
+  if (!last)
+    throw_failure(std::move(last).error());
+  if (after > *last)
+    throw cafes_error{failure::make(
+      ec::invalid_argument,
+      "cannot subscribe after position " + std::to_string(after)
+        + ": the global log ends at " + std::to_string(*last)
+        + " (a checkpoint of another store, or of this one before it was replaced?)")};
   auto subscription = spawn_subscription(*system_, store_, hub_, std::move(subscriber), after,
                                          std::move(filter), options);
   std::lock_guard guard{mutex_};

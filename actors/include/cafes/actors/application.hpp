@@ -125,7 +125,11 @@ public:
   /// each once, stored ones first, then new ones as they commit (see
   /// subscription.hpp). Returns the subscription's actor: it ends when the
   /// subscriber ends, or when the application closes (send it an exit to
-  /// end it sooner).
+  /// end it sooner). A filter naming an aggregate or event type that
+  /// nothing writes is not an error (a later writer may): it passes
+  /// nothing until then. Throws cafes_error with ec::invalid_argument
+  /// when `after` is past the end of the log (a checkpoint of another
+  /// store), and the store's error when its last position cannot be read.
   caf::actor subscribe(subscriber_actor subscriber, std::uint64_t after = 0,
                        log_filter filter = {}, subscription_options options = {});
 
