@@ -71,7 +71,7 @@ struct error_count {
 
 /// What the subscribers of a run saw (options.subscribers > 0).
 struct delivery_report {
-  std::uint64_t subscribers = 0;
+  std::uint64_t subscribers = 0; ///< subscriptions that ran (options.subscribers)
   std::uint64_t log_start = 0;  ///< the log's last position before the first command
   std::uint64_t log_end = 0;    ///< the log's last position after the last answer
   std::uint64_t delivered = 0;  ///< events delivered, all subscribers together
@@ -87,7 +87,7 @@ struct delivery_report {
   /// from the decision, not the commit. Only the run's events (positions
   /// after log_start) count.
   double lag_p50_us = 0;
-  double lag_p99_us = 0;
+  double lag_p99_us = 0; ///< as lag_p50_us
 };
 
 struct report {
@@ -128,7 +128,7 @@ struct report {
 /// also that every subscriber got positions 1, 2, 3, ... each once, in
 /// order, up to at least the log's last position after the last answer,
 /// and at each position the event (entity, version, event id) the global
-/// log holds there.
+/// log holds there (without `opts.verify`, all but the last).
 report run(std::shared_ptr<event_store> store, const options& opts);
 
 /// Returns the deterministic id of entity `index` in a run with `seed`.
