@@ -1,13 +1,15 @@
 // cafes-bench: throughput of the full actor path against a plain
 // single-thread loop over the RocksDB store, both in this one process run
 // (the machine is shared and noisy: ratios of medians, not absolute figures).
-// Also: replay of a 10,000-event entity, and spawning many entity actors.
+// Also: replay of a 10,000-event entity, spawning many entity actors, and
+// subscriptions of the global log (catch-up and live).
 // Exit codes: 0 results written, 1 a measurement failed, 2 bad usage,
 // 130 / 143 stopped by SIGINT / SIGTERM (no results written).
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <thread>
 #include <time.h>
 
@@ -95,9 +97,10 @@ double baseline_events_per_second(bool sync, std::uint64_t appends,
 /// actor -> RocksDB, verified afterwards.
 stress::report actor_path(std::shared_ptr<event_store> store, std::uint64_t clients,
                           std::uint64_t commands, std::uint64_t entities,
-                          bool versioned = true) {
+                          bool versioned = true, std::uint64_t subscribers = 0) {
   stress::options opts;
   opts.versioned = versioned;
+  opts.subscribers = subscribers;
   opts.entities = entities;
   opts.clients = clients;
   opts.commands_per_client = std::max<std::uint64_t>(commands / clients, 1);
@@ -393,6 +396,199 @@ nlohmann::json measure_long_history(const settings& s) {
           {"windows_us_last_run", window_us}};
 }
 
+/// "[min-max]" of `runs`, for the spread beside a median.
+std::string spread(const std::vector<double>& runs, const char* format = "%.0f") {
+  if (runs.empty())
+    return "[]";
+  auto [low, high] = std::minmax_element(runs.begin(), runs.end());
+  char text[96];
+  auto form = std::string{"["} + format + "-" + format + "]";
+  std::snprintf(text, sizeof text, form.c_str(), *low, *high);
+  return text;
+}
+
+/// Stores `count` events in `store`'s log: one event per append over
+/// `entities` in turn, 256 appends per transaction.
+void fill_log(event_store& store, std::uint64_t count, std::uint64_t entities) {
+  std::vector<std::uint64_t> heads(entities, 0);
+  std::vector<append_request> requests;
+  for (std::uint64_t i = 0; i < count;) {
+    stop_point();
+    requests.clear();
+    for (; i < count && requests.size() < 256; ++i) {
+      auto index = i % entities;
+      auto event = encode(tally::counter::event{tally::added{uuid::random(), 1}});
+      requests.push_back({stress::entity_of(3, index), heads[index]++,
+                          {event_record{{}, 0, uuid::random(), event.type, event.payload,
+                                        now_ns()}}});
+    }
+    for (auto& version : store.append_batch(requests))
+      if (!version)
+        throw std::runtime_error(to_string(version.error()));
+  }
+}
+
+/// The baseline of catch-up: read_all in pages of `batch` from position 0
+/// to `last`, one thread, no actors.
+double read_all_events_per_second(event_store& store, std::uint64_t last, std::size_t batch) {
+  std::uint64_t after = 0;
+  std::uint64_t events = 0;
+  auto start = clock_type::now();
+  while (after < last) {
+    auto page = store.read_all(after, batch);
+    if (!page)
+      throw std::runtime_error(to_string(page.error()));
+    if (page->next_after == after)
+      throw std::runtime_error("the log ended before position " + std::to_string(last));
+    events += page->events.size();
+    after = page->next_after;
+  }
+  auto seconds = seconds_since(start);
+  if (events != last)
+    throw std::runtime_error("read_all returned " + std::to_string(events) + " of "
+                             + std::to_string(last) + " events");
+  return events / seconds;
+}
+
+/// What the catch-up subscriber saw; its actor writes, the bench reads
+/// after `reached` is set.
+struct catch_up_count {
+  std::uint64_t last = 0;        ///< the position to reach
+  std::uint64_t next = 1;        ///< the position expected next
+  std::uint64_t events = 0;
+  bool in_order = true;
+  std::promise<void> reached;
+};
+
+subscriber_actor::behavior_type counting_subscriber(subscriber_actor::pointer,
+                                                    catch_up_count* count) {
+  return {
+    [=](log_events_atom, const std::vector<event_record>& batch) -> std::uint64_t {
+      for (const auto& event : batch) {
+        count->in_order = count->in_order && event.position == count->next;
+        count->next = event.position + 1;
+      }
+      auto before = count->events;
+      count->events += batch.size();
+      if (before < count->last && count->events >= count->last)
+        count->reached.set_value();
+      return count->next - 1;
+    },
+  };
+}
+
+/// One subscriber from position 0 over `store`'s log of `last` events:
+/// events/s from subscribing until it has the last one.
+double subscriber_events_per_second(std::shared_ptr<event_store> store, std::uint64_t last) {
+  catch_up_count count; // outlives the application and its actors
+  count.last = last;
+  auto reached = count.reached.get_future();
+  application_config config;
+  config.scheduler_threads = 2;
+  application app{std::move(store), config};
+  auto start = clock_type::now();
+  app.subscribe(app.system().spawn(counting_subscriber, &count), 0);
+  while (reached.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready)
+    stop_point();
+  auto seconds = seconds_since(start);
+  if (!count.in_order || count.events != last)
+    throw std::runtime_error("the subscriber did not get positions 1.." + std::to_string(last)
+                             + " in order");
+  return last / seconds;
+}
+
+/// Subscriptions: (a) catch-up, one subscriber reading a log already
+/// written, against the raw read_all loop over the same log (RocksDB in
+/// memory, and on disk reopened after writing); (b) live, one subscriber
+/// while the largest client count writes (sync off, on disk), against the
+/// same writers without it; the subscriber's deliveries are verified.
+nlohmann::json measure_subscription(const settings& s) {
+  const std::size_t batch = subscription_options{}.batch;
+  nlohmann::json catch_up = nlohmann::json::array();
+  for (bool on_disk : {false, true}) {
+    scratch_dir dir;
+    auto store = on_disk ? open_store(dir.path(), false) : open_memory_store();
+    fill_log(*store, s.appends, s.entities);
+    if (on_disk) { // read what a restart reads: the tables, not this process's memtable
+      store.reset();
+      store = open_store(dir.path(), false);
+    }
+    std::vector<double> raw_runs, subscriber_runs;
+    for (int r = 0; r < s.repeats; ++r) {
+      raw_runs.push_back(read_all_events_per_second(*store, s.appends, batch));
+      subscriber_runs.push_back(subscriber_events_per_second(store, s.appends));
+    }
+    auto raw = median(raw_runs);
+    auto subscriber = median(subscriber_runs);
+    const char* name = on_disk ? "RocksDB on disk (reopened)" : "RocksDB in memory";
+    std::printf("  catch-up, %s, %llu events: read_all loop (%zu per read) %.0f ev/s %s; "
+                "one subscriber %.0f ev/s %s; ratio %.2fx\n",
+                name, (unsigned long long)s.appends, batch, raw, spread(raw_runs).c_str(),
+                subscriber, spread(subscriber_runs).c_str(), subscriber / raw);
+    std::fflush(stdout);
+    catch_up.push_back({{"store", on_disk ? "rocksdb_disk_reopened" : "rocksdb_memory"},
+                        {"events", s.appends}, {"batch", batch},
+                        {"read_all_events_per_second", raw}, {"read_all_runs", raw_runs},
+                        {"subscriber_events_per_second", subscriber},
+                        {"subscriber_runs", subscriber_runs}, {"ratio", subscriber / raw}});
+  }
+
+  const auto clients = s.clients.back();
+  std::vector<double> alone_runs, with_runs, delivered_runs, p50_runs, p99_runs, behind_runs;
+  std::vector<double> command_p50_runs, command_p99_runs; // the writers' own, for scale
+  for (int r = 0; r < s.repeats; ++r) {
+    {
+      scratch_dir dir;
+      alone_runs.push_back(
+        actor_path(open_store(dir.path(), false), clients, s.appends, s.entities)
+          .events_per_second);
+    }
+    scratch_dir dir;
+    auto report = actor_path(open_store(dir.path(), false), clients, s.appends, s.entities,
+                             true, 1);
+    with_runs.push_back(report.events_per_second);
+    delivered_runs.push_back(report.delivery.events_per_second);
+    p50_runs.push_back(report.delivery.lag_p50_us);
+    p99_runs.push_back(report.delivery.lag_p99_us);
+    behind_runs.push_back(report.delivery.catch_up_seconds * 1e3);
+    command_p50_runs.push_back(report.latency_p50_us);
+    command_p99_runs.push_back(report.latency_p99_us);
+  }
+  auto alone = median(alone_runs);
+  auto with = median(with_runs);
+  std::printf("  live, %llu clients, sync off, on disk: writers alone %.0f ev/s %s, with one "
+              "subscriber %.0f ev/s %s, ratio %.2fx; delivered %.0f ev/s %s; lag p50 %.0f us "
+              "%s, p99 %.0f us %s (from the decision; a command's round trip in the same "
+              "runs: p50 %.0f us, p99 %.0f us); caught up %.1f ms after the last answer %s\n",
+              (unsigned long long)clients, alone, spread(alone_runs).c_str(), with,
+              spread(with_runs).c_str(), with / alone, median(delivered_runs),
+              spread(delivered_runs).c_str(), median(p50_runs), spread(p50_runs).c_str(),
+              median(p99_runs), spread(p99_runs).c_str(), median(command_p50_runs),
+              median(command_p99_runs), median(behind_runs),
+              spread(behind_runs, "%.1f").c_str());
+  std::fflush(stdout);
+  nlohmann::json live = {{"clients", clients},
+                         {"sync", false},
+                         {"commands", s.appends},
+                         {"writers_alone_events_per_second", alone},
+                         {"writers_alone_runs", alone_runs},
+                         {"writers_with_subscriber_events_per_second", with},
+                         {"writers_with_subscriber_runs", with_runs},
+                         {"ratio", with / alone},
+                         {"delivered_events_per_second", median(delivered_runs)},
+                         {"delivered_runs", delivered_runs},
+                         {"lag_from", "decision"},
+                         {"lag_p50_us", median(p50_runs)},
+                         {"lag_p50_runs_us", p50_runs},
+                         {"lag_p99_us", median(p99_runs)},
+                         {"lag_p99_runs_us", p99_runs},
+                         {"command_p50_us", median(command_p50_runs)},
+                         {"command_p99_us", median(command_p99_runs)},
+                         {"caught_up_after_last_answer_ms", median(behind_runs)},
+                         {"caught_up_runs_ms", behind_runs}};
+  return {{"catch_up", catch_up}, {"live", live}};
+}
+
 nlohmann::json measure_replay(int repeats) {
   constexpr std::uint64_t events = 10'000;
   scratch_dir dir;
@@ -457,7 +653,7 @@ nlohmann::json measure_spawn(std::uint64_t count) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"cafes-bench: actor path vs plain RocksDB loop, replay, spawn"};
+  CLI::App cli{"cafes-bench: actor path vs plain RocksDB loop, replay, spawn, subscriptions"};
   settings s;
   std::string json_path = "bench-results.json";
   std::string data_path = "bench-throughput.dat";
@@ -475,7 +671,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> cases{"nosync",     "sync",         "ceilings",
                                        "latency",    "sync_loop",    "hot_entity",
                                        "long_history", "idle",       "replay",
-                                       "spawn"};
+                                       "spawn",      "subscription"};
   cli.add_option("--only", only, "run only these cases (no plot data is written)")
     ->delimiter(',')
     ->check(CLI::IsMember(cases));
@@ -540,6 +736,10 @@ int main(int argc, char** argv) {
     if (wanted("spawn")) {
       std::printf("spawn\n");
       out["spawn"] = measure_spawn(s.spawn_count);
+    }
+    if (wanted("subscription")) {
+      std::printf("subscription (medians of %d, [min-max] of the runs)\n", s.repeats);
+      out["subscription"] = measure_subscription(s);
     }
     std::ofstream json{json_path};
     json << out.dump(2) << '\n';

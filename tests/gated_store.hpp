@@ -1,11 +1,14 @@
 #pragma once
 // A store decorator for tests: records batch sizes and single appends, can
 // hold every call at a gate until the test opens it (a store that stops
-// answering), can fail every append as a full disk would, and says whether
-// its appends wait for a device as the test wants.
+// answering), can fail every append as a full disk would, can spoil one
+// page of the global log that a reader gets, and says whether its appends
+// wait for a device as the test wants.
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 
 #include "cafes/storage/event_store.hpp"
@@ -46,6 +49,29 @@ public:
   void fail_appends(bool on) {
     std::lock_guard guard{mutex_};
     failing_ = on;
+  }
+
+  /// How doctor_log_page spoils a page of the global log.
+  enum class log_fault {
+    drop,   ///< the event at the position is left out
+    repeat, ///< it comes twice in a row
+    swap,   ///< it changes places with its neighbour in the page
+    alter,  ///< another event id stands at the position
+    fail,   ///< the read fails with ec::storage_failure instead
+  };
+
+  /// The next read_all whose page holds `position` (and, for a swap, a
+  /// neighbour of it) comes back with `fault`; once, later reads are true.
+  void doctor_log_page(std::uint64_t position, log_fault fault) {
+    std::lock_guard guard{mutex_};
+    doctored_position_ = position;
+    fault_ = fault;
+  }
+
+  /// Whether the page that doctor_log_page asked for was spoiled.
+  bool log_page_doctored() {
+    std::lock_guard guard{mutex_};
+    return doctored_position_ == 0;
   }
 
   /// Sizes of every append batch so far.
@@ -107,7 +133,10 @@ public:
   result<log_page> read_all(std::uint64_t after, std::size_t limit,
                             const log_filter& filter) override {
     pass();
-    return inner_->read_all(after, limit, filter);
+    auto page = inner_->read_all(after, limit, filter);
+    if (page && doctor(*page))
+      return injected_failure();
+    return page;
   }
 
   result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
@@ -160,6 +189,38 @@ private:
     return failure::make(ec::storage_failure, "disk full (injected)");
   }
 
+  /// Spoils `page` as doctor_log_page asked, if it holds the position.
+  /// Returns true when the read is to fail instead.
+  bool doctor(log_page& page) {
+    std::lock_guard guard{mutex_};
+    auto& events = page.events;
+    auto at = std::find_if(events.begin(), events.end(), [&](const event_record& e) {
+      return e.position == doctored_position_;
+    });
+    if (doctored_position_ == 0 || at == events.end())
+      return false;
+    switch (fault_) {
+      case log_fault::drop:
+        events.erase(at);
+        break;
+      case log_fault::repeat:
+        events.insert(at, *at);
+        break;
+      case log_fault::swap:
+        if (events.size() < 2)
+          return false; // no neighbour in this page: wait for another
+        std::iter_swap(at, std::next(at) != events.end() ? std::next(at) : std::prev(at));
+        break;
+      case log_fault::alter:
+        at->id = uuid::random();
+        break;
+      case log_fault::fail:
+        break;
+    }
+    doctored_position_ = 0;
+    return fault_ == log_fault::fail;
+  }
+
   bool failing() {
     std::lock_guard guard{mutex_};
     return failing_;
@@ -186,6 +247,8 @@ private:
   bool failing_ = false;
   int waiting_ = 0;
   int single_appends_ = 0;
+  std::uint64_t doctored_position_ = 0; // 0: none asked for, or done
+  log_fault fault_ = log_fault::drop;
   std::vector<std::size_t> batch_sizes_;
 };
 

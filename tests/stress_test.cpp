@@ -1,9 +1,12 @@
 // Stress runs small enough for CI: many clients, stale commands, passivation
-// forcing respawns; the read-back verification must hold.
+// forcing respawns, subscribers following the log; the read-back
+// verification must hold, and must catch a subscriber that was fed wrong.
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <regex>
 #include <thread>
 
 #include "cafes/tools/stress.hpp"
@@ -153,4 +156,73 @@ TEST_CASE("stress: one hot entity, 64 clients, with and without expected version
   CHECK(report.conflicts >= report.stale_sent);
   if (!opts.versioned)
     CHECK(report.conflicts == report.stale_sent); // unversioned ones all land
+}
+
+TEST_CASE("stress: subscribers from position 0 see the whole log, each event once and in "
+          "order, while the clients write",
+          "[stress]") {
+  auto on_rocksdb = GENERATE(false, true);
+  auto earlier = GENERATE(std::uint64_t{0}, std::uint64_t{300}); // catch up first
+  CAPTURE(on_rocksdb, earlier);
+  auto store = on_rocksdb ? rocksdb_memory_fixture{}.store : memory_fixture{}.store;
+  if (earlier > 0)
+    REQUIRE(store->append(make_append(uuid::random(), 0, earlier)).ok());
+  stress::options opts;
+  opts.entities = 1'000;
+  opts.clients = 32;
+  opts.commands_per_client = 100;
+  opts.in_flight = 2;
+  opts.stale_fraction = 0.1;
+  opts.app.idle_timeout = 20ms;
+  opts.subscribers = 4;
+  opts.seed = 17;
+  auto report = stress::run(store, opts);
+  require_verified(report);
+  const auto& delivery = report.delivery;
+  CHECK(delivery.subscribers == 4);
+  CHECK(delivery.log_start == earlier);
+  CHECK(delivery.log_end == earlier + report.events);
+  CHECK(delivery.delivered == 4 * delivery.log_end); // each the whole log, once
+  CHECK(delivery.events_per_second > 0);
+  CHECK(delivery.slowest_events_per_second > 0);
+  CHECK(delivery.lag_p99_us >= delivery.lag_p50_us);
+}
+
+TEST_CASE("stress: a subscriber that misses, repeats or reorders an event, gets another "
+          "event than the log holds, or whose subscription ends early is a violation",
+          "[stress]") {
+  using fault = gated_store::log_fault;
+  auto [kind, expected] = GENERATE(table<fault, std::string>({
+    {fault::drop, "never got position 10$"},
+    {fault::repeat, "got position 10 2 times"},
+    {fault::swap, "got position 10 after 11: out of order"},
+    {fault::alter, "got another event at position 10 than the global log holds"},
+    {fault::fail, "of the log's .*: its subscription ended: .*disk full"},
+  }));
+  CAPTURE(static_cast<int>(kind));
+  auto gate = std::make_shared<gated_store>(std::make_shared<memory_store>());
+  // Stored before the run: a subscriber's first page holds position 10
+  // and its neighbours.
+  REQUIRE(gate->append(make_append(uuid::random(), 0, 100)).ok());
+  gate->doctor_log_page(10, kind);
+  stress::options opts;
+  opts.entities = 100;
+  opts.clients = 8;
+  opts.commands_per_client = 50;
+  opts.subscribers = 2;
+  opts.seed = 19;
+  auto report = stress::run(gate, opts);
+  CHECK(gate->log_page_doctored());
+  REQUIRE(report.verified);
+  INFO("violations: " << Catch::Detail::stringify(report.violations));
+  REQUIRE_FALSE(report.violations.empty());
+  // Only the subscriber that got the spoiled page is named.
+  const auto& first = report.violations.front();
+  auto named = first.substr(0, first.find(' ', std::string{"subscriber "}.size()) + 1);
+  CHECK_THAT(named, Catch::Matches("subscriber [12] "));
+  for (const auto& violation : report.violations)
+    CHECK_THAT(violation, Catch::StartsWith(named));
+  CHECK(std::any_of(report.violations.begin(), report.violations.end(),
+                    [&](const std::string& v) { return std::regex_search(v, std::regex{expected}); }));
+  CHECK(report.delivery.subscribers == 2);
 }

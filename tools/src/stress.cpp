@@ -8,6 +8,7 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -27,6 +28,39 @@ struct acknowledgement {
   uuid command;
   std::uint64_t version = 0;
   tally::state state;
+};
+
+/// One event as a subscriber got it: its position, and a digest of what
+/// identifies it (entity, version, event id): 16 bytes per event and
+/// subscriber instead of 48, for runs that deliver millions.
+struct delivery {
+  std::uint64_t position = 0;
+  std::uint64_t digest = 0;
+};
+
+std::uint64_t digest_of(const event_record& event) {
+  std::uint64_t h = 0;
+  for (auto word : {event.entity.high, event.entity.low, event.version, event.id.high,
+                    event.id.low}) {
+    h ^= word + 0x9E3779B97F4A7C15ULL; // splitmix64's finalizer on each word
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+    h ^= h >> 31;
+  }
+  return h;
+}
+
+/// What one subscriber saw. Its actor writes the plain fields; the run
+/// reads the atomics while it goes, and the rest once the application has
+/// closed (every actor has ended then).
+struct subscriber_record {
+  std::atomic<std::uint64_t> reached{0}; ///< highest position delivered
+  std::atomic<bool> ended{false};        ///< its subscription has ended
+  caf::error end_reason;                 ///< why; written before `ended`
+  std::uint64_t last = 0;                ///< the position delivered last
+  std::vector<delivery> deliveries;      ///< in delivery order
+  std::vector<std::uint32_t> lag_us;     ///< of the run's events
+  clock::time_point last_delivery{};
 };
 
 /// What all clients of one run share. Clients write only atomics here until
@@ -50,6 +84,7 @@ struct shared_run {
   std::condition_variable finished;
   std::uint64_t clients_left = 0;
   std::vector<acknowledgement> acks;
+  std::vector<std::unique_ptr<subscriber_record>> subscribers;
   std::vector<uuid> refused;         // conflicts and rejections
   std::vector<uuid> unknown_outcome; // timeouts, storage failures
   std::vector<std::uint32_t> latencies_us;
@@ -223,6 +258,32 @@ caf::behavior client(client_pointer self, shared_run* run, std::uint64_t seed) {
   return {[](stop_atom) {}};
 }
 
+/// Follows the global log from position 0 into `record`; events after
+/// `log_start` are the run's (their lag counts).
+subscriber_actor::behavior_type subscriber(subscriber_actor::pointer,
+                                           subscriber_record* record,
+                                           std::uint64_t log_start) {
+  return {
+    [=](log_events_atom, const std::vector<event_record>& batch) -> std::uint64_t {
+      auto& rec = *record;
+      auto now = now_ns();
+      for (const auto& event : batch) {
+        rec.last = event.position;
+        rec.deliveries.push_back({event.position, digest_of(event)});
+        if (event.position > log_start) {
+          auto lag = std::clamp<std::int64_t>((now - event.timestamp_ns) / 1000, 0,
+                                              std::numeric_limits<std::uint32_t>::max());
+          rec.lag_us.push_back(static_cast<std::uint32_t>(lag));
+        }
+      }
+      rec.last_delivery = clock::now();
+      if (rec.last > rec.reached.load(std::memory_order_relaxed))
+        rec.reached.store(rec.last, std::memory_order_release);
+      return rec.last;
+    },
+  };
+}
+
 void print_progress(const options& opts, std::uint64_t done, double seconds,
                     std::uint64_t conflicts, std::uint64_t resident) {
   auto total = opts.clients * opts.commands_per_client;
@@ -263,8 +324,11 @@ void add_violation(report& out, std::string text) {
 /// The global log holds positions 1..N without a gap, and each of the run's
 /// events (`placed`: position, entity, version as the entity's read gave
 /// them) at its own position. The store may hold events of earlier runs too.
+/// Fills `digests` (when given) with each position's digest_of, at index
+/// position - 1.
 template <class Placed>
-void verify_global_log(event_store& store, std::vector<Placed>& placed, report& out) {
+void verify_global_log(event_store& store, std::vector<Placed>& placed,
+                       std::vector<std::uint64_t>* digests, report& out) {
   std::sort(placed.begin(), placed.end(),
             [](const auto& a, const auto& b) { return a.position < b.position; });
   auto next = placed.begin();
@@ -281,6 +345,11 @@ void verify_global_log(event_store& store, std::vector<Placed>& placed, report& 
         add_violation(out, "the global log has position " + std::to_string(event.position)
                              + " after " + std::to_string(after));
       after = event.position;
+      if (digests != nullptr && event.position > 0) {
+        if (digests->size() < event.position)
+          digests->resize(event.position, 0);
+        (*digests)[event.position - 1] = digest_of(event);
+      }
       for (; next != placed.end() && next->position <= event.position; ++next)
         if (next->position != event.position || next->entity != event.entity
             || next->version != event.version)
@@ -298,6 +367,38 @@ void verify_global_log(event_store& store, std::vector<Placed>& placed, report& 
                          + std::to_string(next->version) + " has position "
                          + std::to_string(next->position) + ", past the global log's end "
                          + std::to_string(after));
+}
+
+/// Each subscriber got, at each position, the event the global log holds
+/// there (`digests`, from verify_global_log). Their order is check_order's
+/// part, how far they got wait_for_subscribers'.
+void verify_deliveries(event_store& store, const shared_run& run,
+                       const std::vector<std::uint64_t>& digests, report& out) {
+  for (std::size_t i = 0; i < run.subscribers.size(); ++i) {
+    auto name = "subscriber " + std::to_string(i + 1);
+    int reported = 0; // per subscriber: a broken one must not hide the others
+    for (const auto& got : run.subscribers[i]->deliveries) {
+      if (reported == 3)
+        break;
+      if (got.position == 0 || got.position > digests.size()
+          || digests[got.position - 1] == 0) {
+        add_violation(out, name + " got position " + std::to_string(got.position)
+                             + ", which the global log does not hold");
+        ++reported;
+      } else if (digests[got.position - 1] != got.digest) {
+        std::string held;
+        if (auto page = store.read_all(got.position - 1, 1);
+            page && !page->events.empty())
+          held = " (entity " + to_string(page->events[0].entity) + " version "
+                 + std::to_string(page->events[0].version) + " event "
+                 + to_string(page->events[0].id) + ")";
+        add_violation(out, name + " got another event at position "
+                             + std::to_string(got.position) + " than the global log holds"
+                             + held);
+        ++reported;
+      }
+    }
+  }
 }
 
 void verify(event_store& store, shared_run& run, report& out) {
@@ -388,8 +489,153 @@ void verify(event_store& store, shared_run& run, report& out) {
   std::sort(event_ids.begin(), event_ids.end());
   if (auto dup = std::adjacent_find(event_ids.begin(), event_ids.end()); dup != event_ids.end())
     add_violation(out, "event id " + to_string(*dup) + " is stored twice");
-  verify_global_log(store, placed, out);
+  std::vector<std::uint64_t> digests;
+  verify_global_log(store, placed, run.subscribers.empty() ? nullptr : &digests, out);
+  if (!run.subscribers.empty())
+    verify_deliveries(store, run, digests, out);
   out.verified = true;
+}
+
+/// Starts a subscription from position 0 for each of `run.subscribers`.
+void subscribe_all(application& app, shared_run& run, std::uint64_t log_start) {
+  for (std::size_t i = 0; i < run.subscribers.size(); ++i) {
+    auto* record = run.subscribers[i].get();
+    auto follower = app.system().spawn(subscriber, record, log_start);
+    auto subscription = app.subscribe(follower, 0);
+    subscription->attach_functor([record](const caf::error& reason) {
+      record->end_reason = reason;
+      record->ended.store(true, std::memory_order_release);
+    });
+  }
+}
+
+/// After the last answer: waits until every subscriber has reached the
+/// log's last position, or its subscription has ended, or no subscriber
+/// has moved for opts.subscriber_stall. Those that fall short are
+/// violations.
+void wait_for_subscribers(application& app, shared_run& run, report& out) {
+  const auto& opts = *run.opts;
+  auto& delivery = out.delivery;
+  auto last = app.store()->last_position();
+  if (!last) {
+    add_violation(out, "reading the global log's last position failed: "
+                         + to_string(last.error()));
+    return;
+  }
+  delivery.log_end = *last;
+  auto began = clock::now();
+  auto moved = began;
+  auto shown = began;
+  std::uint64_t progress = 0;
+  for (;;) {
+    std::uint64_t sum = 0;
+    std::uint64_t slowest = delivery.log_end;
+    bool waiting = false;
+    for (const auto& record : run.subscribers) {
+      auto reached = record->reached.load(std::memory_order_acquire);
+      sum += reached;
+      if (reached < delivery.log_end && !record->ended.load(std::memory_order_acquire)) {
+        waiting = true;
+        slowest = std::min(slowest, reached);
+      }
+    }
+    if (!waiting)
+      break;
+    auto now = clock::now();
+    if (sum != progress) {
+      progress = sum;
+      moved = now;
+    } else if (now - moved >= opts.subscriber_stall) {
+      break;
+    }
+    if (opts.progress != progress_display::none && now - shown >= std::chrono::seconds{1}) {
+      shown = now;
+      std::fprintf(stderr, "progress: waiting for subscribers: the slowest is at "
+                           "position %s of %s\n",
+                   with_commas(slowest).c_str(), with_commas(delivery.log_end).c_str());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  delivery.catch_up_seconds = std::chrono::duration<double>(clock::now() - began).count();
+  for (std::size_t i = 0; i < run.subscribers.size(); ++i) {
+    const auto& record = *run.subscribers[i];
+    auto reached = record.reached.load(std::memory_order_acquire);
+    if (reached >= delivery.log_end)
+      continue;
+    auto text = "subscriber " + std::to_string(i + 1) + " reached position "
+                + std::to_string(reached) + " of the log's " + std::to_string(delivery.log_end)
+                + ": ";
+    if (record.ended.load(std::memory_order_acquire))
+      text += "its subscription ended: " + app.system().render(record.end_reason);
+    else
+      text += "no subscriber moved for "
+              + std::to_string(opts.subscriber_stall.count()) + " ms";
+    add_violation(out, std::move(text));
+  }
+}
+
+/// A subscriber got positions 1, 2, 3, ... up to the highest it got, each
+/// once and in order. Leaves `got` sorted by position.
+void check_order(std::vector<delivery>& got, const std::string& name, report& out) {
+  constexpr int shown = 5; // per subscriber; a broken one must not hide the others
+  int reported = 0;
+  auto report_one = [&](std::string text) {
+    if (reported++ < shown)
+      add_violation(out, name + " " + std::move(text));
+  };
+  for (std::size_t k = 1; k < got.size(); ++k)
+    if (got[k].position < got[k - 1].position)
+      report_one("got position " + std::to_string(got[k].position) + " after "
+                 + std::to_string(got[k - 1].position) + ": out of order");
+  std::stable_sort(got.begin(), got.end(),
+                   [](const delivery& a, const delivery& b) { return a.position < b.position; });
+  std::uint64_t expected = 1;
+  for (std::size_t k = 0; k < got.size();) {
+    auto position = got[k].position;
+    auto end = k;
+    while (end < got.size() && got[end].position == position)
+      ++end;
+    if (position > expected)
+      report_one("never got position" + std::string{position - expected > 1 ? "s " : " "}
+                 + std::to_string(expected)
+                 + (position - expected > 1 ? " to " + std::to_string(position - 1) : ""));
+    if (end - k > 1)
+      report_one("got position " + std::to_string(position) + " " + std::to_string(end - k)
+                 + " times");
+    expected = position + 1;
+    k = end;
+  }
+  if (reported > shown)
+    add_violation(out, name + ": " + std::to_string(reported - shown)
+                         + " more order violations");
+}
+
+/// Rates, lag and order of the subscribers' deliveries, once their actors
+/// have ended.
+void summarize_deliveries(shared_run& run, clock::time_point subscribed, report& out) {
+  auto& delivery = out.delivery;
+  delivery.subscribers = run.subscribers.size();
+  std::vector<std::uint32_t> lags;
+  double slowest = -1;
+  for (std::size_t i = 0; i < run.subscribers.size(); ++i) {
+    auto& record = run.subscribers[i];
+    check_order(record->deliveries, "subscriber " + std::to_string(i + 1), out);
+    auto count = record->deliveries.size();
+    delivery.delivered += count;
+    double seconds = 0;
+    if (count > 0) {
+      seconds = std::chrono::duration<double>(record->last_delivery - subscribed).count();
+      delivery.seconds = std::max(delivery.seconds, seconds);
+    }
+    auto rate = seconds > 0 ? static_cast<double>(count) / seconds : 0.0;
+    slowest = slowest < 0 ? rate : std::min(slowest, rate);
+    lags.insert(lags.end(), record->lag_us.begin(), record->lag_us.end());
+  }
+  delivery.events_per_second = delivery.seconds > 0 ? delivery.delivered / delivery.seconds : 0;
+  delivery.slowest_events_per_second = std::max(slowest, 0.0);
+  std::sort(lags.begin(), lags.end());
+  delivery.lag_p50_us = percentile(lags, 0.50);
+  delivery.lag_p99_us = percentile(lags, 0.99);
 }
 
 std::uint64_t read_status_kib(const char* field) {
@@ -433,10 +679,23 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
     }
   }
   run.clients_left = opts.clients;
+  for (std::uint64_t i = 0; i < opts.subscribers; ++i)
+    run.subscribers.push_back(std::make_unique<subscriber_record>());
   auto closing = clock::now();
+  auto subscribed = clock::now();
   {
     application app{store, opts.app};
     run.registries = app.registries<tally::counter>();
+    if (!run.subscribers.empty()) {
+      auto last = store->last_position();
+      if (last)
+        out.delivery.log_start = *last;
+      else
+        add_violation(out, "reading the global log's last position failed: "
+                             + to_string(last.error()));
+      subscribed = clock::now();
+      subscribe_all(app, run, out.delivery.log_start);
+    }
     std::vector<caf::actor> clients;
     clients.reserve(opts.clients);
     auto start = clock::now();
@@ -470,6 +729,8 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
                      stats.resident);
       std::fputc('\n', stderr);
     }
+    if (!run.subscribers.empty())
+      wait_for_subscribers(app, run, out);
     out.peak_resident = stats.peak_resident;
     out.spawned = stats.spawned;
     out.passivated = stats.passivated;
@@ -492,6 +753,8 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
   out.latency_p50_us = percentile(run.latencies_us, 0.50);
   out.latency_p99_us = percentile(run.latencies_us, 0.99);
   out.latency_p999_us = percentile(run.latencies_us, 0.999);
+  if (!run.subscribers.empty())
+    summarize_deliveries(run, subscribed, out);
   if (opts.verify) {
     auto verifying = clock::now();
     verify(*store, run, out);

@@ -1,7 +1,7 @@
 // cafes-stress: many client actors, many entities; verifies the store at the
 // end and reports throughput, conflicts, latency and memory. Exit codes:
-// 0 verified and every command answered with success, a conflict or a
-// rejection; 1 an invariant broke, or commands failed with other errors
+// 0 verified (with --subscribers: each saw the whole log in order) and every
+// command answered with success, a conflict or a rejection; 1 an invariant broke, or commands failed with other errors
 // (storage failures, timeouts; unless --allow-errors); 2 bad usage; 3 the
 // store could not open; 130 / 143 stopped by SIGINT / SIGTERM (after
 // closing, verifying and reporting what ran).
@@ -32,6 +32,8 @@ constexpr std::uint64_t max_commands = 100'000'000;   // in all: ~50 bytes each 
 constexpr std::uint64_t max_in_flight = 10'000;
 constexpr std::uint64_t max_shards = max_application_threads;
 constexpr std::uint64_t max_milliseconds = 86'400'000; // one day
+constexpr std::uint64_t max_subscribers = 1'000;      // two actors each, each reads the log
+constexpr std::uint64_t max_deliveries = 250'000'000; // in all: ~20 bytes each kept
 
 int run(int argc, char** argv) {
   CLI::App cli{"cafes-stress: drive many entity actors and verify every event"};
@@ -67,6 +69,10 @@ int run(int argc, char** argv) {
   cli.add_option("--stale", opts.stale_fraction,
                  "fraction of commands sent with a stale expected version")
     ->check(tools::real_number(0, 1))->capture_default_str();
+  cli.add_option("--subscribers", opts.subscribers,
+                 "subscriptions of the global log from position 0 during the run; each "
+                 "must see the whole log in order (lag: from the decision to delivery)")
+    ->check(tools::whole_number(0, max_subscribers))->capture_default_str();
   cli.add_option("--store", store_kind, "memory or rocksdb")
     ->check(CLI::IsMember({"memory", "rocksdb"}))->capture_default_str();
   cli.add_option("--db", db_path, "RocksDB directory (default: RocksDB in memory)")
@@ -101,6 +107,10 @@ int run(int argc, char** argv) {
   if (opts.commands_per_client > max_commands / opts.clients)
     return tools::usage_error("--clients x --commands is more than "
                               + std::to_string(max_commands) + " commands");
+  if (opts.subscribers > 0
+      && opts.clients * opts.commands_per_client > max_deliveries / opts.subscribers)
+    return tools::usage_error("--subscribers x --clients x --commands is more than "
+                              + std::to_string(max_deliveries) + " deliveries");
   opts.keys = key_names.at(CLI::detail::to_lower(keys));
   opts.app.idle_timeout = std::chrono::milliseconds{idle_ms};
   opts.command_timeout = std::chrono::milliseconds{timeout_ms};
@@ -163,6 +173,19 @@ int run(int argc, char** argv) {
   row("entity actors spawned", double(r.spawned), "");
   row("passivated", double(r.passivated), "");
   row("peak RSS", double(r.peak_rss_bytes) / (1 << 20), "MiB");
+  const auto& d = r.delivery;
+  if (d.subscribers > 0) {
+    row("subscribers", double(d.subscribers), "each from position 0");
+    row("  log before the run", double(d.log_start), "last position");
+    row("  log after the run", double(d.log_end), "last position");
+    row("  events delivered", double(d.delivered), "all subscribers");
+    row("  delivered/s", d.events_per_second, "all subscribers");
+    row("  delivered/s, slowest", d.slowest_events_per_second, "one subscriber");
+    row("  lag p50", d.lag_p50_us, "us (from the decision to delivery)");
+    row("  lag p99", d.lag_p99_us, "us");
+    std::printf("%-26s %14.3f s after the last answer\n", "  all caught up",
+                d.catch_up_seconds);
+  }
   std::printf("%-26s %14.3f s\n", "close (stop all actors)", r.close_seconds);
   std::printf("%-26s %14.3f s\n", "verification read-back", r.verify_seconds);
   std::printf("%-26s %14s\n", "verification",
@@ -194,6 +217,15 @@ int run(int argc, char** argv) {
       {"verified", r.verified}, {"violations", r.violations},
       {"interrupted", interrupted}, {"signal", tools::stop_signal_name()},
       {"unsent", r.unsent}};
+    if (d.subscribers > 0)
+      j["subscribers"] = {
+        {"count", d.subscribers}, {"log_start", d.log_start}, {"log_end", d.log_end},
+        {"delivered", d.delivered}, {"seconds", d.seconds},
+        {"events_per_second", d.events_per_second},
+        {"slowest_events_per_second", d.slowest_events_per_second},
+        {"catch_up_seconds", d.catch_up_seconds},
+        {"lag_us", {{"p50", d.lag_p50_us}, {"p99", d.lag_p99_us}}},
+        {"lag_from", "decision"}};
     std::ofstream file{json_path};
     file << j.dump(2) << '\n';
     file.close();

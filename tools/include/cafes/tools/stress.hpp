@@ -1,7 +1,8 @@
 #pragma once
 // The stress engine: many client actors send tally commands through the
-// registry to entity actors, then the store is read back and every invariant
-// verified. Used by cafes-stress, the benchmark and the CTest stress runs.
+// registry to entity actors, subscribers follow the global log meanwhile,
+// then the store is read back and every invariant verified. Used by
+// cafes-stress, the benchmark and the CTest stress runs.
 
 #include <atomic>
 #include <chrono>
@@ -47,6 +48,15 @@ struct options {
   /// timer per command: CAF's clock costs ~9% of CPU at full load).
   std::chrono::milliseconds command_timeout{60'000};
   application_config app;                    ///< shards, idle timeout, timeouts
+  /// Subscriptions of the global log that run alongside the clients, each
+  /// from position 0: every subscriber must see the whole log, the events
+  /// of earlier runs in a reused store included (catch-up while the writers
+  /// run), then the run's own as they commit. 0 = none.
+  std::uint64_t subscribers = 0;
+  /// After the last answer the run waits for every subscriber to reach the
+  /// log's last position; it gives up (a violation) once no subscriber has
+  /// moved for this long: 30 s.
+  std::chrono::milliseconds subscriber_stall{30'000};
   /// Not owned; null = never stop early. Once it reads true, clients send no
   /// new command: the run waits for the answers in flight, closes, verifies
   /// what ran and reports `interrupted`. A signal handler may set it.
@@ -57,6 +67,27 @@ struct options {
 struct error_count {
   std::uint64_t count = 0;
   std::string first_message; ///< the message of the earliest such answer
+};
+
+/// What the subscribers of a run saw (options.subscribers > 0).
+struct delivery_report {
+  std::uint64_t subscribers = 0; ///< subscriptions that ran (options.subscribers)
+  std::uint64_t log_start = 0;  ///< the log's last position before the first command
+  std::uint64_t log_end = 0;    ///< the log's last position after the last answer
+  std::uint64_t delivered = 0;  ///< events delivered, all subscribers together
+  /// From subscribing until the last delivery to any subscriber.
+  double seconds = 0;
+  double events_per_second = 0; ///< delivered / seconds, all subscribers together
+  /// The slowest subscriber's events / (its last delivery - subscribing).
+  double slowest_events_per_second = 0;
+  /// From the last answer until every subscriber had reached log_end.
+  double catch_up_seconds = 0;
+  /// Delivery time minus the event's timestamp_ns, which the entity actor
+  /// takes when it decides, a little before the commit: so the lag runs
+  /// from the decision, not the commit. Only the run's events (positions
+  /// after log_start) count.
+  double lag_p50_us = 0;
+  double lag_p99_us = 0; ///< as lag_p50_us
 };
 
 struct report {
@@ -82,6 +113,7 @@ struct report {
   std::uint64_t peak_rss_bytes = 0; ///< the process's peak resident memory
   double close_seconds = 0;         ///< stopping every actor after the run
   double verify_seconds = 0;        ///< reading the store back
+  delivery_report delivery;         ///< the subscribers' figures
   bool verified = false;            ///< the read-back ran
   bool interrupted = false;         ///< options.stop was set before the clients finished
   std::vector<std::string> violations; ///< every broken invariant (empty = ok)
@@ -92,7 +124,11 @@ struct report {
 /// acknowledged command's event is stored exactly once, no event of a command
 /// answered with a conflict or rejection is stored, every stale command was
 /// refused, event ids are unique, and each entity's state rebuilt from the
-/// store equals the last state its actor reported.
+/// store equals the last state its actor reported. With `opts.subscribers`,
+/// also that every subscriber got positions 1, 2, 3, ... each once, in
+/// order, up to at least the log's last position after the last answer,
+/// and at each position the event (entity, version, event id) the global
+/// log holds there (without `opts.verify`, all but the last).
 report run(std::shared_ptr<event_store> store, const options& opts);
 
 /// Returns the deterministic id of entity `index` in a run with `seed`.
