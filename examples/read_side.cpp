@@ -18,15 +18,8 @@ namespace {
 /// Requests a transfer and waits (up to 10 s) until it has ended.
 transfer_state run_transfer(application& app, process_manager_runner& transfers,
                             const entity_id& from, const entity_id& to, std::int64_t amount) {
-  auto repo = app.entities<transfer>();
-  auto requested = repo.create(request_transfer{from, to, amount});
-  for (int i = 0; i < 1'000; ++i) {
-    auto state = repo.get(requested.id).state;
-    if (state.status != transfer_status::requested && state.status != transfer_status::debited)
-      return state;
-    transfers.wait_for(0, std::chrono::milliseconds{10});
-  }
-  return repo.get(requested.id).state;
+  auto requested = app.entities<transfer>().create(request_transfer{from, to, amount});
+  return await_transfer(app, transfers, requested.id, std::chrono::seconds{10});
 }
 
 void print_owner(const view_reader<accounts_by_owner>& view, const char* owner) {

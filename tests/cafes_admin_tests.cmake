@@ -59,7 +59,7 @@ add_admin_test(verify.healthy REQUIRES admin_sample
   OUTPUT "3 entities, 7 events, 7 log entries, 19 keys.*verify: no problems"
   COMMAND verify --db ${admin_dir}/healthy)
 add_admin_test(stats REQUIRES admin_sample
-  OUTPUT "entities +3\nevents +7\nlongest history +3\nlog entries +7\ncommands with ids +1\nlast position +7\nother keys +0.*bank.deposited +1\n.*tally.added +2\n"
+  OUTPUT "entities +3\nevents +7\nlongest history +3\nlog entries +7\ncommands with ids +1\nviews +0\nview rows +0\nlast position +7\nother keys +0.*bank.deposited +1\n.*tally.added +2\n"
   COMMAND stats --db ${admin_dir}/healthy)
 add_admin_test(entities REQUIRES admin_sample LINES 3
   OUTPUT "^${account_id} 3\n20000000-0000-4000-8000-000000000002 2\n${tally_id} 2\n$"

@@ -30,16 +30,10 @@ entity_id open_account(application& app, const std::string& owner, std::int64_t 
 /// Requests a transfer and waits until the manager has ended it.
 transfer_state run_transfer(application& app, process_manager_runner& manager,
                             const entity_id& from, const entity_id& to, std::int64_t amount) {
-  auto transfers = app.entities<transfer>();
-  auto requested = transfers.create(request_transfer{from, to, amount});
-  for (int i = 0; i < 2'000; ++i) {
-    auto state = transfers.get(requested.id).state;
-    if (state.status != transfer_status::requested && state.status != transfer_status::debited)
-      return state;
-    manager.wait_for(0, 10ms);
-  }
-  FAIL("the transfer did not end");
-  return {};
+  auto requested = app.entities<transfer>().create(request_transfer{from, to, amount});
+  auto state = await_transfer(app, manager, requested.id, 20s);
+  REQUIRE(ended(state.status));
+  return state;
 }
 
 std::int64_t balance(application& app, const entity_id& id) {

@@ -182,7 +182,7 @@ TEMPLATE_TEST_CASE("a projection whose version changed is rebuilt from position 
   check_counts(*fixture.store, ids);
 }
 
-TEMPLATE_TEST_CASE("a projection that throws stops before that event; writers go on",
+TEMPLATE_TEST_CASE("a projection that throws stops before that event, and writers go on",
                    "[projection]", STORES) {
   TestType fixture;
   counter::poison = 777;

@@ -74,19 +74,13 @@ int main(int argc, char** argv) {
       client.join();
     // Every transfer ends: wait for the process manager, which appends the
     // next steps, until nothing is left to react to.
-    auto transfers = app.entities<transfer>();
     for (int i = 0; i < transfer_plan::transfers; ++i) {
-      auto id = transfer_plan::transfer(i).id;
-      for (int attempt = 0;; ++attempt) {
-        auto status = transfers.get(id).state.status;
-        if (status != transfer_status::requested && status != transfer_status::debited)
-          break;
-        if (attempt > 6'000) {
-          std::fprintf(stderr, "error: transfer %d is still %s\n", i,
-                       std::string{to_string(status)}.c_str());
-          return 1;
-        }
-        manager->wait_for(0, std::chrono::milliseconds{10});
+      auto state = await_transfer(app, *manager, transfer_plan::transfer(i).id,
+                                  std::chrono::seconds{60});
+      if (!ended(state.status)) {
+        std::fprintf(stderr, "error: transfer %d is still %s\n", i,
+                     std::string{to_string(state.status)}.c_str());
+        return 1;
       }
     }
     caf::scoped_actor self{app.system()};

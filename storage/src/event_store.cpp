@@ -49,4 +49,21 @@ std::optional<failure> check_view_name(std::string_view name) {
   return std::nullopt;
 }
 
+failure view_moved(std::string_view view, const std::optional<view_checkpoint>& expected,
+                   const std::optional<view_checkpoint>& actual) {
+  auto describe = [](const std::optional<view_checkpoint>& c) {
+    if (!c)
+      return std::string{"no checkpoint"};
+    return "position " + std::to_string(c->position) + " of generation "
+           + std::to_string(c->generation) + " (version " + std::to_string(c->version) + ")";
+  };
+  auto f = failure::make(ec::conflict, "view '" + std::string{view} + "' is at "
+                                         + describe(actual) + ", not at " + describe(expected)
+                                         + " as its writer expected: another runner of it "
+                                           "moved it");
+  f.expected_version = expected ? expected->position : 0;
+  f.actual_version = actual ? actual->position : 0;
+  return f;
+}
+
 } // namespace cafes

@@ -132,26 +132,6 @@ result<std::uint64_t> memory_store::last_position() {
   return static_cast<std::uint64_t>(log_.size());
 }
 
-namespace {
-
-failure checkpoint_moved(std::string_view view, const view_checkpoint& expected,
-                         const std::optional<view_checkpoint>& actual) {
-  auto describe = [](const view_checkpoint& c) {
-    return "position " + std::to_string(c.position) + " of generation "
-           + std::to_string(c.generation) + " (version " + std::to_string(c.version) + ")";
-  };
-  auto f = failure::make(ec::conflict,
-                         "view '" + std::string{view} + "' is at "
-                           + (actual ? describe(*actual) : std::string{"no checkpoint"})
-                           + ", not at " + describe(expected)
-                           + " as its writer expected: another runner of it moved it");
-  f.expected_version = expected.position;
-  f.actual_version = actual ? actual->position : 0;
-  return f;
-}
-
-} // namespace
-
 result<std::optional<view_checkpoint>> memory_store::read_view_checkpoint(std::string_view view) {
   if (auto bad = check_view_name(view))
     return *bad;
@@ -172,7 +152,7 @@ result<view_checkpoint> memory_store::reset_view(std::string_view view, std::uin
   if (found != views_.end())
     actual = found->second.checkpoint;
   if (actual != expected)
-    return checkpoint_moved(view, expected.value_or(view_checkpoint{}), actual);
+    return view_moved(view, expected, actual);
   if (found == views_.end())
     found = views_.emplace(std::string{view}, view_state{}).first;
   auto& state = found->second;
@@ -190,10 +170,10 @@ result<view_checkpoint> memory_store::commit_view(std::string_view view,
   std::lock_guard guard{mutex_};
   auto found = views_.find(view);
   if (found == views_.end() || found->second.checkpoint != expected)
-    return checkpoint_moved(view, expected,
-                            found == views_.end()
-                              ? std::nullopt
-                              : std::optional<view_checkpoint>{found->second.checkpoint});
+    return view_moved(view, expected,
+                      found == views_.end()
+                        ? std::nullopt
+                        : std::optional<view_checkpoint>{found->second.checkpoint});
   if (position < expected.position || position > log_.size())
     return failure::make(ec::invalid_argument,
                          "view '" + std::string{view} + "' cannot move from position "

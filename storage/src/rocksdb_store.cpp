@@ -98,24 +98,6 @@ void ignore_file_size_signal() {
 
 namespace {
 
-std::string describe(const view_checkpoint& c) {
-  return "position " + std::to_string(c.position) + " of generation "
-         + std::to_string(c.generation) + " (version " + std::to_string(c.version) + ")";
-}
-
-failure view_moved(std::string_view view, const std::optional<view_checkpoint>& expected,
-                   const std::optional<view_checkpoint>& actual) {
-  auto f = failure::make(ec::conflict,
-                         "view '" + std::string{view} + "' is at "
-                           + (actual ? describe(*actual) : std::string{"no checkpoint"})
-                           + ", not at "
-                           + (expected ? describe(*expected) : std::string{"no checkpoint"})
-                           + " as its writer expected: another runner of it moved it");
-  f.expected_version = expected ? expected->position : 0;
-  f.actual_version = actual ? actual->position : 0;
-  return f;
-}
-
 /// Decodes the checkpoint stored for `view` (`status` and `value` from
 /// reading its key). Errors: the read's, `ec::decode_failure`.
 result<std::optional<view_checkpoint>> decode_checkpoint(std::string_view view,

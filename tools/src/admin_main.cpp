@@ -119,7 +119,7 @@ int run_stats(rocksdb_store& store) {
   row("longest history", with_commas(found->longest_history));
   row("log entries", with_commas(found->log_entries));
   row("commands with ids", with_commas(found->commands));
-  row("views (projections)", with_commas(found->views));
+  row("views", with_commas(found->views));
   row("view rows", with_commas(found->view_rows));
   row("last position", with_commas(found->last_position));
   row("other keys", with_commas(found->other_keys));

@@ -19,6 +19,25 @@ std::string_view to_string(transfer_status status) noexcept {
   return "unknown";
 }
 
+bool ended(transfer_status status) noexcept {
+  return status == transfer_status::completed || status == transfer_status::refunded
+         || status == transfer_status::rejected;
+}
+
+transfer_state await_transfer(application& app, process_manager_runner& manager,
+                              const entity_id& id, std::chrono::milliseconds timeout) {
+  auto transfers = app.entities<transfer>();
+  auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto state = transfers.get(id).state;
+    if (ended(state.status) || std::chrono::steady_clock::now() >= until)
+      return state;
+    // Its next step is appended by the manager: wait until it has reacted
+    // to everything committed now, then look again.
+    manager.wait_for(0, std::chrono::milliseconds{10});
+  }
+}
+
 decision<transfer::event> transfer::decide(const state& current, const command& cmd) {
   using events = std::vector<event>;
   auto expect = [&](transfer_status wanted, std::string_view step) -> std::optional<failure> {

@@ -125,10 +125,8 @@ public:
   std::string_view name() const override { return P::name; }
 
   std::vector<std::string> event_types() const override {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return std::vector<std::string>{
-        std::string{std::variant_alternative_t<I, event_type>::type_name}...};
-    }(std::make_index_sequence<std::variant_size_v<event_type>>{});
+    auto names = type_names<event_type>();
+    return {names.begin(), names.end()};
   }
 
   std::optional<failure> react(application& app, const event_record& record) const override {

@@ -129,4 +129,14 @@ result<Variant> decode(const event_record& record) {
   }(std::make_index_sequence<std::variant_size_v<Variant>>{});
 }
 
+/// Returns the stored type names of `Variant`'s alternatives (event or
+/// row structs), in order. The views point to static strings.
+template <class Variant>
+std::vector<std::string_view> type_names() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::vector<std::string_view>{
+      std::string_view{std::variant_alternative_t<I, Variant>::type_name}...};
+  }(std::make_index_sequence<std::variant_size_v<Variant>>{});
+}
+
 } // namespace cafes

@@ -93,10 +93,7 @@ public:
   }
 
   std::vector<std::string_view> event_types() const override {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return std::vector<std::string_view>{
-        std::string_view{std::variant_alternative_t<I, event_type>::type_name}...};
-    }(std::make_index_sequence<std::variant_size_v<event_type>>{});
+    return type_names<event_type>();
   }
 };
 

@@ -183,10 +183,8 @@ public:
   std::uint32_t version() const override { return P::version; }
 
   std::vector<std::string> event_types() const override {
-    return []<std::size_t... I>(std::index_sequence<I...>) {
-      return std::vector<std::string>{
-        std::string{std::variant_alternative_t<I, event_type>::type_name}...};
-    }(std::make_index_sequence<std::variant_size_v<event_type>>{});
+    auto names = type_names<event_type>();
+    return {names.begin(), names.end()};
   }
 
   projected_batch project(const row_reader& read,

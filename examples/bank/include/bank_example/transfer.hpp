@@ -7,6 +7,7 @@
 //       |                       `----refused, refunded----> refunded
 //       `--source refused (insufficient funds, closed)--> rejected
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -104,5 +105,16 @@ struct transfer_manager {
   static std::optional<cafes::failure> react(cafes::process_context& context, const event& e,
                                              const cafes::event_record& meta);
 };
+
+/// Returns whether a transfer in `status` has ended (completed, refunded
+/// or rejected).
+bool ended(transfer_status status) noexcept;
+
+/// Waits until transfer `id` has ended, as `manager` reacts to its events,
+/// for at most `timeout`. Returns its state then (not ended: timed out).
+/// Throws cafes_error as the repository does (ec::not_found for a
+/// transfer never requested).
+transfer_state await_transfer(cafes::application& app, cafes::process_manager_runner& manager,
+                              const cafes::entity_id& id, std::chrono::milliseconds timeout);
 
 } // namespace bank_example

@@ -102,6 +102,13 @@ inline constexpr std::size_t max_view_name = 255;
 /// or longer than max_view_name, or nothing when `name` is fine.
 std::optional<failure> check_view_name(std::string_view name);
 
+/// Returns the `ec::conflict` failure for view `view` whose stored
+/// checkpoint (`actual`; nothing: none) is not the one its writer expected
+/// (`expected`; nothing: none). `expected_version` and `actual_version`
+/// carry the two positions.
+failure view_moved(std::string_view view, const std::optional<view_checkpoint>& expected,
+                   const std::optional<view_checkpoint>& actual);
+
 /// A store of event histories. Implementations are safe to call from many
 /// threads at once.
 class event_store {
