@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <thread>
 
 #include "bank_example/transfer.hpp"
 #include "cafes/domain/bank_account.hpp"
@@ -118,4 +119,40 @@ TEMPLATE_TEST_CASE("reacting again to every transfer event changes nothing",
   CHECK(*fixture.store->last_position() == *before);
   CHECK(balance(app, ada) == 950);
   CHECK(balance(app, bob) == 50);
+}
+
+TEST_CASE("a refund the source refuses leaves the transfer held, not the manager stuck",
+          "[process_manager]") {
+  memory_fixture fixture;
+  application app{fixture.store};
+  auto accounts = app.entities<bank::account>();
+  auto transfers = app.entities<transfer>();
+  auto ada = open_account(app, "ada", 20);
+  auto nobody = uuid::random();
+  // The transfer as the manager leaves it after its withdrawal; then the
+  // source is emptied by it and closed before the deposit is tried.
+  auto t = transfers.create(request_transfer{ada, nobody, 20});
+  accounts.execute(ada, bank::withdraw{20});
+  accounts.execute(ada, bank::close{});
+  transfers.execute(t, record_debit{});
+  auto log = fixture.store->read_all(0, 100, log_filter{{}, {"transfer.debited"}});
+  REQUIRE(log.ok());
+  REQUIRE(log->events.size() == 1);
+  auto manager = erase_process_manager<transfer_manager>();
+  CHECK_FALSE(manager->react(app, log->events.front()));
+  auto held = transfers.get(t.id).state;
+  CHECK(held.status == transfer_status::held);
+  CHECK_THAT(held.reason, Catch::Contains("the refund was refused too"));
+  CHECK(ended(held.status));
+}
+
+TEST_CASE("an idle process manager keeps at most one wait at the log hub",
+          "[process_manager]") {
+  memory_fixture fixture;
+  application app{fixture.store};
+  open_account(app, "ada", 1);
+  process_manager_runner manager{app, erase_process_manager<transfer_manager>()};
+  REQUIRE(manager.wait_for(0, 20s));
+  std::this_thread::sleep_for(1s); // ten of its 100 ms looks
+  CHECK(app.log_waiters() <= 1);
 }

@@ -275,3 +275,47 @@ TEMPLATE_TEST_CASE("two applications running one projection over one store apply
   caught_up(second, second_runner);
   check_counts(*fixture.store, ids);
 }
+
+TEMPLATE_TEST_CASE("an older version of a projection leaves a newer view alone",
+                   "[projection]", STORES) {
+  TestType fixture;
+  {
+    application app{fixture.store};
+    auto runner = app.run_projection<event_counter<2>>();
+    write_accounts(app, 2, 3);
+    caught_up(app, runner);
+  }
+  auto before = *fixture.store->read_view_checkpoint("test.event_counter");
+  application app{fixture.store};
+  auto runner = app.run_projection<event_counter<1>>();
+  caf::scoped_actor self{app.system()};
+  std::optional<failure> stopped;
+  self->request(runner, 20s, wait_atom::value, std::uint64_t{0})
+    .receive([&](std::uint64_t) {}, [&](caf::error& err) { stopped = to_failure(err); });
+  REQUIRE(stopped);
+  CHECK(stopped->code == ec::invalid_argument);
+  CHECK_THAT(stopped->message, Catch::Contains("built by version 2"));
+  CHECK(*fixture.store->read_view_checkpoint("test.event_counter") == before);
+}
+
+TEST_CASE("an entity actor waiting for a projection is not passivated before it answers",
+          "[projection]") {
+  memory_fixture fixture;
+  application_config config;
+  config.idle_timeout = 20ms;            // idle far sooner than the projection answers
+  config.request_timeout = 3'000ms;      // a dropped answer shows as this timeout
+  application app{fixture.store, config};
+  auto repo = app.entities<bank::account>();
+  auto account = repo.create(bank::open{"ada"});
+  counter::sleep_ms = 300;
+  struct reset_sleep {
+    ~reset_sleep() { counter::sleep_ms = 0; }
+  } reset;
+  app.run_projection<counter>();
+  repo.execute(account, bank::deposit{1}, {}, read_your_writes{{"test.event_counter"}, 2'000ms});
+  CHECK(account.version == 2);
+  auto row = app.view<counter>().get(to_string(account.id));
+  REQUIRE(row.ok());
+  REQUIRE(row->has_value());
+  CHECK(std::get<count_row>(**row).events == 2);
+}

@@ -84,6 +84,9 @@ struct entity_state {
   bool stop_requested = false;
   /// A decide message to ourselves is queued (see enqueue).
   bool decide_sent = false;
+  /// Answers held until projections catch up (read-your-writes): the
+  /// actor does not stop or passivate before they are given.
+  std::uint32_t projection_waits = 0;
 };
 
 using entity_pointer = entity_actor::stateful_pointer<entity_state>;
@@ -231,6 +234,11 @@ void answer_after_projections(entity_pointer self, decided& d) {
     awaiting{std::move(d.request.promise), std::move(d.snapshot),
              envelope.await_projections.size()});
   const auto timeout = envelope.await_timeout;
+  ++self->state.projection_waits;
+  auto settle = [self] {
+    if (--self->state.projection_waits == 0 && self->state.stop_requested)
+      process(self); // it may stop now
+  };
   for (const auto& awaited : envelope.await_projections) {
     auto name = awaited.name;
     // Position 0: whatever is committed when the projection reads this,
@@ -238,13 +246,14 @@ void answer_after_projections(entity_pointer self, decided& d) {
     self->request(caf::actor_cast<projection_waiter>(awaited.runner), timeout, wait_atom::value,
                   std::uint64_t{0})
       .then(
-        [shared](std::uint64_t) {
+        [shared, settle](std::uint64_t) {
           if (!shared->answered && --shared->left == 0) {
             shared->answered = true;
             shared->promise.deliver(std::move(shared->snapshot));
+            settle();
           }
         },
-        [shared, name, timeout](caf::error& err) {
+        [shared, name, timeout, settle](caf::error& err) {
           if (shared->answered)
             return;
           shared->answered = true;
@@ -256,6 +265,7 @@ void answer_after_projections(entity_pointer self, decided& d) {
                     ? "had not processed it within " + std::to_string(timeout.count()) + " ms"
                     : "cannot show it: " + why.message;
           shared->promise.deliver(to_caf_error(failure::make(why.code, std::move(text))));
+          settle();
         });
   }
 }
@@ -458,7 +468,7 @@ void process(entity_pointer self) {
   auto& st = self->state;
   while (!st.flight && !st.busy) {
     if (st.waiting.empty()) {
-      if (st.stop_requested)
+      if (st.stop_requested && st.projection_waits == 0)
         self->quit();
       return;
     }
@@ -520,7 +530,7 @@ entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
     },
     caf::after(idle) >> [=] {
       auto& st = self->state;
-      if (st.passivation_requested)
+      if (st.passivation_requested || st.projection_waits > 0)
         return;
       if (auto registry = st.context->registry.lock()) {
         st.passivation_requested = true;

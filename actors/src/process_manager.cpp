@@ -93,6 +93,10 @@ void process_manager_runner::run() {
   filter.event_types = manager_->event_types();
   std::optional<view_checkpoint> stored;
   caf::scoped_actor self{app_.system(), true};
+  // The one wait at the hub in flight, if any: a wait is sent only once the
+  // one before it was answered (the hub keeps every waiter until the log
+  // moves, so a fresh wait per look would pile them up while idle).
+  std::optional<caf::message_id> waiting;
   auto pause = [&] {
     auto until = std::chrono::steady_clock::now() + options_.retry_delay;
     while (!stopping_ && std::chrono::steady_clock::now() < until)
@@ -130,8 +134,15 @@ void process_manager_runner::run() {
       if (page->next_after == from) {
         // Everything is read: wait for the next commit (a while at most,
         // to notice a stop).
-        self->request(app_.hub(), std::chrono::milliseconds{100}, wait_atom::value, from)
-          .receive([](std::uint64_t) {}, [](caf::error&) {});
+        if (!waiting)
+          waiting = self->request(app_.hub(), caf::infinite, wait_atom::value, from).id();
+        caf::blocking_actor::accept_one_cond one;
+        self->varargs_receive(one, *waiting, [&](std::uint64_t) { waiting.reset(); },
+                              [&](caf::error&) {
+                                waiting.reset();
+                                pause();
+                              },
+                              caf::after(std::chrono::milliseconds{100}) >> [] {});
         continue;
       }
       position_ = page->next_after; // a stretch the filter passed over

@@ -81,6 +81,18 @@ bool load_checkpoint(projection_pointer self) {
     st.position = st.stored->position;
     return true;
   }
+  if (*current && (*current)->version > st.projection->version()) {
+    // Newer code built the view (a rolling deploy): resetting it back
+    // would make the two runners wipe each other's view in turns.
+    st.failed = failure::make(ec::invalid_argument,
+                              "projection '" + name_of(st) + "' version "
+                                + std::to_string(st.projection->version())
+                                + " does not run: the stored view was built by version "
+                                + std::to_string((*current)->version));
+    logger()->error("{}", st.failed->message);
+    wake(self);
+    return false;
+  }
   auto reset = st.store->reset_view(st.projection->name(), st.projection->version(), *current);
   if (!reset) {
     if (reset.error().code == ec::conflict) {
@@ -155,7 +167,7 @@ void step(projection_pointer self) {
         // Wait for the next commit.
         self->request(st.hub, caf::infinite, wait_atom::value, st.position)
           .then([=](std::uint64_t) { step(self); },
-                [=](caf::error& err) { self->quit(std::move(err)); });
+                [=](caf::error& err) { retry_later(self, to_failure(err)); });
         return;
       }
       st.position = page->next_after; // a stretch the filter passed over
@@ -240,6 +252,12 @@ projection_actor spawn_projection(caf::actor_system& system, std::shared_ptr<eve
                                   log_hub_actor hub,
                                   std::shared_ptr<const erased_projection> projection,
                                   projection_options options) {
+  // A store whose writes wait for a device (a synced commit per batch,
+  // and a rebuild's row deletions) gets the runner its own thread, like
+  // the storage actors: the scheduler's threads serve the entity actors.
+  if (store->appends_wait_for_device())
+    return system.spawn<caf::detached>(projection_behavior, std::move(store), std::move(hub),
+                                       std::move(projection), options);
   return system.spawn(projection_behavior, std::move(store), std::move(hub),
                       std::move(projection), options);
 }

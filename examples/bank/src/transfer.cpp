@@ -14,6 +14,7 @@ std::string_view to_string(transfer_status status) noexcept {
     case transfer_status::debited: return "debited";
     case transfer_status::completed: return "completed";
     case transfer_status::refunded: return "refunded";
+    case transfer_status::held: return "held";
     case transfer_status::rejected: return "rejected";
   }
   return "unknown";
@@ -21,7 +22,7 @@ std::string_view to_string(transfer_status status) noexcept {
 
 bool ended(transfer_status status) noexcept {
   return status == transfer_status::completed || status == transfer_status::refunded
-         || status == transfer_status::rejected;
+         || status == transfer_status::held || status == transfer_status::rejected;
 }
 
 transfer_state await_transfer(application& app, process_manager_runner& manager,
@@ -74,6 +75,11 @@ decision<transfer::event> transfer::decide(const state& current, const command& 
           return *refused;
         return events{transfer_refunded{c.reason}};
       },
+      [&](const record_hold& c) -> decision<event> {
+        if (auto refused = expect(transfer_status::debited, "hold"))
+          return *refused;
+        return events{transfer_held{c.reason}};
+      },
       [&](const record_rejection& c) -> decision<event> {
         if (auto refused = expect(transfer_status::requested, "reject"))
           return *refused;
@@ -95,6 +101,10 @@ transfer::state transfer::evolve(state current, const event& ev) {
                [&](const transfer_completed&) { current.status = transfer_status::completed; },
                [&](const transfer_refunded& e) {
                  current.status = transfer_status::refunded;
+                 current.reason = e.reason;
+               },
+               [&](const transfer_held& e) {
+                 current.status = transfer_status::held;
                  current.reason = e.reason;
                },
                [&](const transfer_rejected& e) {
@@ -165,8 +175,15 @@ std::optional<failure> transfer_manager::react(process_context& context, const e
             return deposited.error();
           reason = deposited.error().message;
           auto refund = context.send<bank::account>(t.from, bank::deposit{t.amount}, "refund");
-          if (!refund)
-            return refund.error(); // even a refusal: the money must go back
+          if (!refund) {
+            if (!refused(refund.error()))
+              return refund.error();
+            // Both accounts refuse it: the transfer holds the money.
+            return record(context,
+                          record_hold{reason + "; the refund was refused too: "
+                                      + refund.error().message},
+                          "hold");
+          }
         }
         return record(context, record_refund{reason}, "mark refunded");
       },

@@ -167,6 +167,10 @@ public:
   /// log is past position `after`.
   const log_hub_actor& hub() const noexcept { return hub_; }
 
+  /// Returns how many waits the log hub holds now (subscriptions,
+  /// projections and process managers waiting at the end of the log).
+  std::uint32_t log_waiters() const noexcept { return notifier_->waiting.load(); }
+
   /// Returns the store every storage actor writes to.
   const std::shared_ptr<event_store>& store() const noexcept { return store_; }
 

@@ -155,6 +155,14 @@ struct process_manager_options {
 /// succeeded. A reaction that fails is retried after `retry_delay` (with
 /// the events after it in its batch, which react again idempotently).
 /// Stops when destroyed; destroy it before its application.
+///
+/// Run one runner per process manager and store: the checkpoint is
+/// conditional, but two runners would react to one event at the same
+/// time, and a reaction that reads state before it acts (as the transfer
+/// manager does) relies on being the only one. A reaction that keeps
+/// failing holds the runner at that event (a warning each retry): return
+/// the domain's refusals as outcomes (the transfer manager records a
+/// refused refund as a held transfer), failures only for what passes.
 class process_manager_runner {
 public:
   /// Starts the runner's thread. Throws cafes_error with

@@ -52,7 +52,10 @@ struct projection_options {
 /// `project` (or a new version, which rebuilds) goes on from there. Two
 /// runners of one projection over one store (two applications) share the
 /// work: each commit is conditional on the checkpoint it read, and the one
-/// that loses re-reads it.
+/// that loses re-reads it. A runner whose projection version is older than
+/// the stored view's does not reset it (a rolling deploy): it stops with
+/// ec::invalid_argument. Over a store whose appends wait for a device the
+/// runner has its own thread.
 projection_actor spawn_projection(caf::actor_system& system, std::shared_ptr<event_store> store,
                                   log_hub_actor hub,
                                   std::shared_ptr<const erased_projection> projection,

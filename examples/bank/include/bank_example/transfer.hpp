@@ -4,8 +4,13 @@
 // the target refuses (closed, unknown), refund the source.
 //
 //   requested --withdrawn--> debited --deposited--> completed
-//       |                       `----refused, refunded----> refunded
+//       |                       |----refused, refunded----> refunded
+//       |                       `----refused, refund refused (the source
+//       |                            closed meanwhile)----> held
 //       `--source refused (insufficient funds, closed)--> rejected
+//
+// A held transfer keeps the amount, out of every account, for an operator:
+// money is never lost silently, and the manager is not stuck retrying.
 
 #include <chrono>
 #include <cstdint>
@@ -46,6 +51,12 @@ struct transfer_refunded {
   auto fields() const { return std::tie(reason); }
 };
 
+struct transfer_held {
+  static constexpr std::string_view type_name = "transfer.held";
+  std::string reason;
+  auto fields() const { return std::tie(reason); }
+};
+
 struct transfer_rejected {
   static constexpr std::string_view type_name = "transfer.rejected";
   std::string reason;
@@ -67,10 +78,13 @@ struct record_refund {
 struct record_rejection {
   std::string reason;
 };
+struct record_hold {
+  std::string reason;
+};
 
 // -- the aggregate --------------------------------------------------------------
 
-enum class transfer_status { none, requested, debited, completed, refunded, rejected };
+enum class transfer_status { none, requested, debited, completed, refunded, held, rejected };
 
 /// Returns "requested", "completed", ...
 std::string_view to_string(transfer_status status) noexcept;
@@ -80,16 +94,16 @@ struct transfer_state {
   cafes::entity_id from;
   cafes::entity_id to;
   std::int64_t amount = 0;
-  std::string reason; // why it was refunded or rejected
+  std::string reason; // why it was refunded, held or rejected
 };
 
 struct transfer {
   static constexpr std::string_view name = "bank_transfer";
   using state = transfer_state;
   using command = std::variant<request_transfer, record_debit, record_completion,
-                               record_refund, record_rejection>;
+                               record_refund, record_hold, record_rejection>;
   using event = std::variant<transfer_requested, transfer_debited, transfer_completed,
-                             transfer_refunded, transfer_rejected>;
+                             transfer_refunded, transfer_held, transfer_rejected>;
 
   /// A transfer is requested once (positive amount, two different
   /// accounts); each later step only from the state before it.
@@ -106,8 +120,8 @@ struct transfer_manager {
                                              const cafes::event_record& meta);
 };
 
-/// Returns whether a transfer in `status` has ended (completed, refunded
-/// or rejected).
+/// Returns whether a transfer in `status` has ended (completed, refunded,
+/// held or rejected).
 bool ended(transfer_status status) noexcept;
 
 /// Waits until transfer `id` has ended, as `manager` reacts to its events,

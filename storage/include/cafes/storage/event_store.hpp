@@ -206,7 +206,8 @@ public:
   /// Errors: `ec::conflict` when the stored checkpoint is not `expected`
   /// (another runner of the same view moved it; nothing is written);
   /// `ec::invalid_argument`, `ec::decode_failure`, `ec::storage_failure`,
-  /// `ec::storage_unavailable`.
+  /// `ec::storage_unavailable`, `ec::timeout` (another writer of the view
+  /// held its lock too long), `ec::unknown_outcome` (a failed sync).
   virtual result<view_checkpoint> reset_view(std::string_view view, std::uint32_t version,
                                              const std::optional<view_checkpoint>& expected) = 0;
 
@@ -218,8 +219,9 @@ public:
   /// event); `ec::invalid_argument` for a bad name, a `position` before
   /// `expected.position` or past the global log's last position (a
   /// checkpoint of another store), an empty key; `ec::decode_failure`,
-  /// `ec::storage_failure`, `ec::storage_unavailable`, `ec::unknown_outcome`
-  /// (a failed sync: read the checkpoint back to know).
+  /// `ec::storage_failure`, `ec::storage_unavailable`, `ec::timeout`
+  /// (another writer of the view held its lock too long),
+  /// `ec::unknown_outcome` (a failed sync: read the checkpoint back to know).
   virtual result<view_checkpoint> commit_view(std::string_view view,
                                               const view_checkpoint& expected,
                                               std::uint64_t position,
