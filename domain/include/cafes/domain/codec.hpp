@@ -10,11 +10,19 @@
 //     auto fields() const { return std::tie(amount); }
 //   };
 //
-// Supported field types: integers, bool, std::string, cafes::uuid. Decoding
-// rebuilds the struct by aggregate initialisation from the decoded fields, so
-// `fields()` must list every member in declaration order.
+// Supported field types: integers, bool, enums, double, std::string,
+// cafes::uuid, std::optional, std::vector (a byte string is a
+// std::vector<std::uint8_t>), std::map, and nested structs that list their
+// own fields() (no type_name needed). Decoding rebuilds the struct by
+// aggregate initialisation from the decoded fields, so `fields()` must list
+// every member in declaration order: a struct whose fields() lists fewer
+// members than it has does not compile (nor does one whose listed types do
+// not fit its members in order).
 
+#include <bit>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -43,28 +51,177 @@ struct encoded_event {
 
 namespace detail {
 
+template <class Tuple>
+struct values_of;
+
+template <class... Ts>
+struct values_of<std::tuple<Ts...>> {
+  using type = std::tuple<std::remove_cvref_t<Ts>...>;
+};
+
+/// The tuple of values that `T::fields()` lists (it returns references).
 template <class T>
-using decoded_fields_t = decltype(std::apply(
-  [](const auto&... xs) {
-    return std::tuple<std::remove_cvref_t<decltype(xs)>...>{};
-  },
-  std::declval<const T&>().fields()));
+using decoded_fields_t =
+  typename values_of<decltype(std::declval<const T&>().fields())>::type;
+
+/// Converts to anything: stands for one more member in a brace-init test.
+struct any_member {
+  template <class T>
+  operator T() const;
+};
+
+/// A struct that lists its fields: an event, a row, or a nested value.
+template <class T>
+concept has_fields = requires(const T& value) { value.fields(); };
+
+/// Whether `T{fields...}` builds `T` from its listed fields in order (the
+/// types fit, none narrows), and no member is left after them. (A left-over
+/// member whose type takes any argument, such as std::optional, makes the
+/// second test ambiguous and goes unseen; the first still holds.)
+template <class T, class Fields>
+struct lists_every_member_of;
+
+template <class T, class... Fs>
+struct lists_every_member_of<T, std::tuple<Fs...>> {
+  static constexpr bool fits = requires { T{std::declval<Fs>()...}; };
+  static constexpr bool more = requires { T{std::declval<Fs>()..., any_member{}}; };
+  static constexpr bool value = !std::is_aggregate_v<T> || (fits && !more);
+};
+
+/// Checks at compile time that `fields()` lists every member of `T`.
+template <class T>
+inline constexpr bool lists_every_member = lists_every_member_of<T, decoded_fields_t<T>>::value;
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+template <class T>
+struct is_map : std::false_type {};
+template <class K, class V, class C, class A>
+struct is_map<std::map<K, V, C, A>> : std::true_type {};
+
+template <class T>
+void write_field(byte_writer& writer, const T& value);
+
+template <class T>
+[[nodiscard]] bool read_field(byte_reader& reader, T& value);
+
+template <class T>
+void write_field(byte_writer& writer, const T& value) {
+  if constexpr (std::is_same_v<T, double>) {
+    writer.write(std::bit_cast<std::uint64_t>(value));
+  } else if constexpr (std::is_enum_v<T>) {
+    writer.write(static_cast<std::underlying_type_t<T>>(value));
+  } else if constexpr (is_optional<T>::value) {
+    writer.write(value.has_value());
+    if (value)
+      write_field(writer, *value);
+  } else if constexpr (is_vector<T>::value || is_map<T>::value) {
+    writer.write(static_cast<std::uint32_t>(value.size()));
+    for (const auto& element : value) {
+      if constexpr (is_map<T>::value) {
+        write_field(writer, element.first);
+        write_field(writer, element.second);
+      } else {
+        write_field(writer, element);
+      }
+    }
+  } else if constexpr (has_fields<T>) {
+    static_assert(lists_every_member<T>, "fields() must list every member");
+    std::apply([&](const auto&... field) { (write_field(writer, field), ...); },
+               value.fields());
+  } else {
+    writer.write(value); // integers, bool, std::string, uuid
+  }
+}
+
+template <class T>
+[[nodiscard]] bool read_field(byte_reader& reader, T& value) {
+  if constexpr (std::is_same_v<T, double>) {
+    std::uint64_t bits = 0;
+    if (!reader.read(bits))
+      return false;
+    value = std::bit_cast<double>(bits);
+    return true;
+  } else if constexpr (std::is_enum_v<T>) {
+    std::underlying_type_t<T> raw{};
+    if (!reader.read(raw))
+      return false;
+    value = static_cast<T>(raw);
+    return true;
+  } else if constexpr (is_optional<T>::value) {
+    bool present = false;
+    if (!reader.read(present))
+      return false;
+    if (!present) {
+      value.reset();
+      return true;
+    }
+    typename T::value_type inner{};
+    if (!read_field(reader, inner))
+      return false;
+    value = std::move(inner);
+    return true;
+  } else if constexpr (is_vector<T>::value || is_map<T>::value) {
+    std::uint32_t count = 0;
+    // Every element takes at least one byte: a count beyond what is left
+    // is damage, and must not make us allocate for it.
+    if (!reader.read(count) || count > reader.remaining())
+      return false;
+    value.clear();
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if constexpr (is_map<T>::value) {
+        typename T::key_type key{};
+        typename T::mapped_type mapped{};
+        if (!read_field(reader, key) || !read_field(reader, mapped))
+          return false;
+        if (!value.emplace(std::move(key), std::move(mapped)).second)
+          return false; // a key twice: not what write_field writes
+      } else {
+        typename T::value_type element{};
+        if (!read_field(reader, element))
+          return false;
+        value.push_back(std::move(element));
+      }
+    }
+    return true;
+  } else if constexpr (has_fields<T>) {
+    static_assert(lists_every_member<T>, "fields() must list every member");
+    decoded_fields_t<T> fields;
+    bool complete = std::apply(
+      [&](auto&... field) { return (read_field(reader, field) && ... && true); }, fields);
+    if (!complete)
+      return false;
+    value = std::apply([](auto&&... field) { return T{std::move(field)...}; },
+                       std::move(fields));
+    return true;
+  } else {
+    return reader.read(value);
+  }
+}
 
 template <event_type Event>
 std::vector<std::uint8_t> encode_payload(const Event& event) {
+  static_assert(lists_every_member<Event>, "fields() must list every member");
   std::vector<std::uint8_t> out;
   byte_writer writer{out};
-  std::apply([&](const auto&... field) { (writer.write(field), ...); },
+  std::apply([&](const auto&... field) { (write_field(writer, field), ...); },
              event.fields());
   return out;
 }
 
 template <event_type Event>
 result<Event> decode_payload(const event_record& record) {
+  static_assert(lists_every_member<Event>, "fields() must list every member");
   decoded_fields_t<Event> fields;
   byte_reader reader{record.payload.data(), record.payload.size()};
   bool complete = std::apply(
-    [&](auto&... field) { return (reader.read(field) && ... && true); },
+    [&](auto&... field) { return (read_field(reader, field) && ... && true); },
     fields);
   auto fail = [&](std::string_view what) {
     return failure::make(ec::decode_failure,
