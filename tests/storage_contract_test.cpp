@@ -39,6 +39,60 @@ TEMPLATE_TEST_CASE("a stale expected version conflicts with the actual version",
   CHECK(store.read(entity)->size() == 2);
 }
 
+TEMPLATE_TEST_CASE("a conflict carries the events the writer missed, up to its cap",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(store.append(make_append(entity, 0, 5)).ok());
+  auto stored = *store.read(entity);
+  auto stale = make_append(entity, 2);
+  stale.missed_events_cap = 3;
+  auto refused = store.append(stale);
+  REQUIRE_FALSE(refused.ok());
+  const auto& conflict = refused.error();
+  CHECK(conflict.code == ec::conflict);
+  CHECK(conflict.entity == entity);
+  CHECK(conflict.expected_version == 2);
+  CHECK(conflict.actual_version == 5);
+  CHECK(conflict.missed_all());
+  REQUIRE(conflict.missed_events.size() == 3);
+  CHECK(conflict.missed_events[0] == stored[2]);
+  CHECK(conflict.missed_events[2] == stored[4]);
+  // Further behind than the cap: the versions only.
+  stale.expected_version = 1;
+  auto too_far = store.append(stale);
+  REQUIRE_FALSE(too_far.ok());
+  CHECK(too_far.error().actual_version == 5);
+  CHECK(too_far.error().missed_events.empty());
+  CHECK_FALSE(too_far.error().missed_all());
+  // No cap asked for: none; ahead of the store: none.
+  stale.expected_version = 4;
+  stale.missed_events_cap = 0;
+  CHECK(store.append(stale).error().missed_events.empty());
+  stale.expected_version = 9;
+  stale.missed_events_cap = 100;
+  CHECK(store.append(stale).error().missed_events.empty());
+  CHECK(*store.head(entity) == 5);
+}
+
+TEMPLATE_TEST_CASE("a conflict in a batch carries the missed events of earlier commits",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  REQUIRE(store.append(make_append(entity, 0, 2)).ok());
+  std::vector<append_request> batch{make_append(entity, 1), make_append(uuid::random(), 0)};
+  batch[0].missed_events_cap = 8;
+  auto results = store.append_batch(batch);
+  REQUIRE(results.size() == 2);
+  REQUIRE_FALSE(results[0].ok());
+  CHECK(results[0].error().missed_all());
+  REQUIRE(results[0].error().missed_events.size() == 1);
+  CHECK(results[0].error().missed_events[0].version == 2);
+  CHECK(results[1].ok());
+}
+
 TEMPLATE_TEST_CASE("an expected version above the head conflicts and leaves no gap",
                    "[storage]", STORES) {
   TestType fixture;

@@ -79,10 +79,10 @@ application::~application() {
     // they have queued, which may still need the storage actors.
     std::lock_guard guard{mutex_};
     caf::scoped_actor self{*system_};
-    for (auto& [name, shards] : registries_) {
-      for (auto& registry : shards)
+    for (auto& [name, served] : registries_) {
+      for (auto& registry : served.shards)
         self->send_exit(registry, caf::exit_reason::user_shutdown);
-      self->wait_for(shards);
+      self->wait_for(served.shards);
     }
     registries_.clear();
   }
@@ -125,18 +125,35 @@ const std::vector<registry_actor>&
 application::registries(const std::shared_ptr<const erased_aggregate>& aggregate) {
   std::lock_guard guard{mutex_};
   auto found = registries_.find(aggregate->name());
-  if (found != registries_.end())
-    return found->second;
+  if (found != registries_.end()) {
+    // erase<A>() is one object per type: another object is another type.
+    if (found->second.aggregate != aggregate)
+      throw cafes_error{failure::make(
+        ec::invalid_argument,
+        "two aggregate types are named '" + std::string{aggregate->name()}
+          + "': they would share entity actors and histories; give each its own name")};
+    return found->second.shards;
+  }
   entity_options options;
   options.idle_timeout = config_.idle_timeout;
   options.storage_timeout = config_.storage_timeout;
   options.retry = config_.unversioned_retry;
   options.delays = delays_;
+  options.missed_events_cap = config_.missed_events_cap;
+  options.counters = std::make_shared<command_counters>();
   std::vector<registry_actor> shards;
   for (std::size_t i = 0, n = shard_count(config_.registry_shards); i < n; ++i)
     shards.push_back(spawn_registry(*system_, aggregate, shards_, options));
-  return registries_.emplace(std::string{aggregate->name()}, std::move(shards))
-    .first->second;
+  return registries_
+    .emplace(std::string{aggregate->name()},
+             served_aggregate{aggregate, std::move(shards), options.counters})
+    .first->second.shards;
+}
+
+command_stats application::counters(std::string_view name) {
+  std::lock_guard guard{mutex_};
+  auto found = registries_.find(name);
+  return found == registries_.end() ? command_stats{} : found->second.counters->read();
 }
 
 std::unique_ptr<caf::scoped_actor> application::take_caller() {
@@ -255,8 +272,8 @@ registry_stats application::stats() {
   registry_stats total;
   caf::scoped_actor self{*system_};
   std::lock_guard guard{mutex_};
-  for (auto& [name, shards] : registries_)
-    for (auto& registry : shards)
+  for (auto& [name, served] : registries_)
+    for (auto& registry : served.shards)
       self->request(registry, config_.request_timeout, stats_atom::value)
         .receive(
           [&](const registry_stats& stats) {

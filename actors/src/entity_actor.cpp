@@ -44,6 +44,7 @@ struct decided {
   std::optional<failure> refusal; // conflict, rejection, not found
   entity_snapshot snapshot;       // the answer otherwise
   bool writes = false;            // it put events into the batch
+  bool exhausted = false;         // its refusal: retries ran out
 };
 
 /// The batch whose append is in flight, and the state it leads to. On the
@@ -116,11 +117,10 @@ std::optional<std::uint64_t> applied_version(const entity_state& st, const uuid&
   return found->second;
 }
 
-/// Replays `events` onto the empty state. Errors: ec::decode_failure.
-std::optional<failure> replay(entity_state& st, const std::vector<event_record>& events) {
-  auto state = st.aggregate->initial_state();
-  std::uint64_t version = 0;
-  st.applied.reset();
+/// Applies `events` (the versions after `version`, in order) to `state`.
+/// Errors: ec::decode_failure.
+std::optional<failure> apply_events(entity_state& st, std::any& state, std::uint64_t& version,
+                                    const std::vector<event_record>& events) {
   for (const auto& record : events) {
     auto event = st.aggregate->decode(record);
     if (!event)
@@ -130,18 +130,56 @@ std::optional<failure> replay(entity_state& st, const std::vector<event_record>&
     if (!record.command_id.is_nil())
       remember_command(st, record.command_id, version);
   }
+  return std::nullopt;
+}
+
+/// Replays `events` onto the empty state. Errors: ec::decode_failure.
+std::optional<failure> replay(entity_state& st, const std::vector<event_record>& events) {
+  auto state = st.aggregate->initial_state();
+  std::uint64_t version = 0;
+  st.applied.reset();
+  if (auto error = apply_events(st, state, version, events))
+    return error;
   st.state = std::move(state);
   st.version = version;
   st.loaded = true;
   return std::nullopt;
 }
 
+/// Brings the loaded state forward by the events a store conflict carried
+/// (another writer's, right after our version), instead of reading the
+/// whole history again. Returns false when they do not fit (then reload).
+bool catch_up(entity_state& st, const failure& conflict) {
+  if (!st.loaded || !conflict.missed_all() || conflict.expected_version != st.version
+      || conflict.missed_events.front().version != st.version + 1)
+    return false;
+  auto state = st.state;
+  auto version = st.version;
+  if (apply_events(st, state, version, conflict.missed_events))
+    return false;
+  st.state = std::move(state);
+  st.version = version;
+  return true;
+}
+
+/// Returns `f` (from decide) naming this entity, as a field and in its text.
 failure with_entity(const entity_state& st, failure f) {
   if (f.code == ec::not_found)
     return failure::not_found(st.id);
   f.message = std::string{st.aggregate->name()} + " " + to_string(st.id) + ": "
               + f.message;
+  f.entity = st.id;
   return f;
+}
+
+/// Returns `err` as an error naming this entity (failure::entity), for a
+/// failure of a layer below that did not know it.
+caf::error naming_entity(const entity_state& st, const caf::error& err) {
+  auto f = to_failure(err);
+  if (!f.entity.is_nil())
+    return err;
+  f.entity = st.id;
+  return to_caf_error(f);
 }
 
 /// Returns the wait before attempt `attempt` (2 or more): uniform in
@@ -167,8 +205,9 @@ void process(entity_pointer self);
 void fail_waiting(entity_pointer self, const caf::error& err) {
   auto waiting = std::move(self->state.waiting);
   self->state.waiting.clear();
+  auto named = naming_entity(self->state, err);
   for (auto& request : waiting)
-    request.promise.deliver(err);
+    request.promise.deliver(named);
 }
 
 /// Reads the whole history and replays it; other messages wait meanwhile
@@ -264,16 +303,66 @@ void answer_after_projections(entity_pointer self, decided& d) {
           text += why.code == ec::timeout
                     ? "had not processed it within " + std::to_string(timeout.count()) + " ms"
                     : "cannot show it: " + why.message;
-          shared->promise.deliver(to_caf_error(failure::make(why.code, std::move(text))));
+          auto lagging = failure::make(why.code, std::move(text));
+          lagging.entity = shared->snapshot.id;
+          shared->promise.deliver(to_caf_error(lagging));
           settle();
         });
   }
 }
 
+/// Answers a conflict, counted; with the events its caller missed when
+/// there are at most missed_events_cap of them. They are stored (the
+/// answer comes after the batch's append was acknowledged) and never
+/// change, so reading them now gives what the caller missed.
+void answer_conflict(entity_pointer self, snapshot_promise promise, failure refused,
+                     bool exhausted) {
+  auto& st = self->state;
+  std::shared_ptr<command_counters> counters = st.context->options.counters;
+  auto answer = [counters, exhausted](snapshot_promise& promise, failure& f) {
+    if (counters) {
+      counters->conflict(f.missed_events.size());
+      if (exhausted)
+        counters->retries_exhausted();
+    }
+    promise.deliver(to_caf_error(f));
+  };
+  const auto from = refused.expected_version + 1;
+  const auto to = refused.actual_version;
+  if (exhausted || refused.missed_all() || to < from
+      || to - refused.expected_version > st.context->options.missed_events_cap) {
+    answer(promise, refused);
+    return;
+  }
+  const auto& storage = st.context->storage;
+  if (auto* direct = storage.direct.get()) {
+    // Appends here do not wait for a device, and neither do reads: read
+    // on this thread rather than queue behind the storage actor's commits.
+    auto events = direct->store().read(st.id, from, to);
+    if (events && events->size() == to - refused.expected_version)
+      refused.missed_events = std::move(*events);
+    answer(promise, refused);
+    return;
+  }
+  self->request(storage.actor, storage_timeout(st.context->options), read_atom::value, st.id,
+                from, to)
+    .then(
+      [=](std::vector<event_record>& events) mutable {
+        if (events.size() == to - refused.expected_version)
+          refused.missed_events = std::move(events);
+        answer(promise, refused);
+      },
+      [=](caf::error&) mutable {
+        answer(promise, refused); // the versions only: still a conflict
+      });
+}
+
 /// Answers every request of a settled batch.
 void answer_batch(entity_pointer self, std::vector<decided>& batch) {
   for (auto& d : batch) {
-    if (d.refusal)
+    if (d.refusal && d.refusal->code == ec::conflict)
+      answer_conflict(self, std::move(d.request.promise), std::move(*d.refusal), d.exhausted);
+    else if (d.refusal)
       d.request.promise.deliver(to_caf_error(*d.refusal));
     else if (d.request.command && !d.request.command->await_projections.empty())
       answer_after_projections(self, d);
@@ -294,22 +383,32 @@ void answer_batch(entity_pointer self, std::vector<decided>& batch) {
 int settle_failure(entity_pointer self, const caf::error& err) {
   auto& st = self->state;
   auto flight = std::move(st.flight);
-  st.loaded = false;
   auto problem = to_failure(err);
+  // A conflict that carries the other writer's events brings the state
+  // forward without reading the whole history again.
+  if (problem.code != ec::conflict || !catch_up(st, problem))
+    st.loaded = false;
   const auto& policy = st.context->options.retry;
+  const auto& counters = st.context->options.counters;
   std::vector<queued> again;
   int highest_attempt = 1;
+  caf::error named;
   for (auto& d : flight->batch) {
     if (d.writes && problem.code != ec::conflict) {
-      d.request.promise.deliver(err);
+      if (!named)
+        named = naming_entity(st, err);
+      d.request.promise.deliver(named);
       continue;
     }
     auto request = std::move(d.request);
     if (d.writes && request.command->expected_version == any_version) {
-      if (request.attempt >= policy.attempts)
+      if (request.attempt >= policy.attempts) {
         request.gave_up = true;
-      else
+      } else {
         highest_attempt = std::max(highest_attempt, ++request.attempt);
+        if (counters)
+          counters->retry();
+      }
     }
     again.push_back(std::move(request));
   }
@@ -387,7 +486,8 @@ void start_batch(entity_pointer self) {
   auto& st = self->state;
   auto running_state = st.state;
   auto running = st.version;
-  append_request request{st.id, st.version, {}, std::string{st.aggregate->name()}};
+  append_request request{st.id, st.version, {}, std::string{st.aggregate->name()},
+                         st.context->options.missed_events_cap};
   auto timestamp = now_ns();
   auto flight = std::make_unique<in_flight>();
   auto& batch = flight->batch;
@@ -417,6 +517,7 @@ void start_batch(entity_pointer self) {
                         + std::to_string(item.attempt) + " attempts (entity now at version "
                         + std::to_string(running) + ")";
       d.refusal = std::move(gave_up);
+      d.exhausted = true;
     } else if (item.command->expected_version != any_version
                && item.command->expected_version != running) {
       d.refusal = failure::conflict(st.id, item.command->expected_version, running);

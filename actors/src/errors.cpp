@@ -15,7 +15,8 @@ const caf::atom_value category = caf::atom("cafes");
 } // namespace
 
 caf::error to_caf_error(const failure& f) {
-  return caf::make_error(f.code, f.message, f.expected_version, f.actual_version);
+  return caf::make_error(f.code, f.message, f.expected_version, f.actual_version, f.entity,
+                         f.missed_events);
 }
 
 failure to_failure(const caf::error& err) {
@@ -25,10 +26,16 @@ failure to_failure(const caf::error& err) {
     failure out;
     out.code = static_cast<ec>(err.code());
     const auto& context = err.context();
-    if (context.match_elements<std::string, std::uint64_t, std::uint64_t>()) {
+    if (context.match_elements<std::string, std::uint64_t, std::uint64_t, entity_id,
+                               std::vector<event_record>>()) {
       out.message = context.get_as<std::string>(0);
       out.expected_version = context.get_as<std::uint64_t>(1);
       out.actual_version = context.get_as<std::uint64_t>(2);
+      out.entity = context.get_as<entity_id>(3);
+      out.missed_events = context.get_as<std::vector<event_record>>(4);
+    } else {
+      out.message = "an error of code " + std::string{to_string(out.code)}
+                    + " without its details (" + to_string(context) + ")";
     }
     return out;
   }
@@ -40,7 +47,7 @@ failure to_failure(const caf::error& err) {
       return failure::make(ec::closing,
                            "the receiving actor is gone (" + to_string(err) + ")");
   }
-  return failure::make(ec::storage_failure, to_string(err));
+  return failure::make(ec::actor_error, "the actor runtime reported " + to_string(err));
 }
 
 void add_error_category(caf::actor_system_config& config) {
@@ -48,7 +55,7 @@ void add_error_category(caf::actor_system_config& config) {
     category, [](std::uint8_t code, caf::atom_value, const caf::message& context) {
       failure f;
       f.code = static_cast<ec>(code);
-      if (context.match_elements<std::string, std::uint64_t, std::uint64_t>())
+      if (context.size() > 0 && context.match_element<std::string>(0))
         f.message = context.get_as<std::string>(0);
       return "cafes." + to_string(f);
     });

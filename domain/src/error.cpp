@@ -16,6 +16,7 @@ std::string_view to_string(ec code) noexcept {
     case ec::closing: return "closing";
     case ec::unknown_outcome: return "unknown_outcome";
     case ec::duplicate_command: return "duplicate_command";
+    case ec::actor_error: return "actor_error";
   }
   return "unknown";
 }
@@ -26,11 +27,11 @@ failure failure::conflict(const entity_id& entity, std::uint64_t expected,
                  "entity " + to_string(entity) + " is at version "
                    + std::to_string(actual) + ", expected version "
                    + std::to_string(expected),
-                 expected, actual};
+                 expected, actual, entity};
 }
 
 failure failure::not_found(const entity_id& entity) {
-  return failure{ec::not_found, "entity " + to_string(entity) + " not found"};
+  return failure{ec::not_found, "entity " + to_string(entity) + " not found", 0, 0, entity};
 }
 
 failure failure::make(ec code, std::string message) {

@@ -36,6 +36,7 @@ failure duplicate_command(const entity_id& entity, const uuid& command,
                            + to_string(command) + " (its events got version "
                            + std::to_string(version) + "); nothing was written");
   f.actual_version = version;
+  f.entity = entity;
   return f;
 }
 

@@ -14,7 +14,12 @@ result<std::uint64_t> memory_store::append_locked(const append_request& request)
   if (actual != request.expected_version) {
     if (stream.empty())
       streams_.erase(request.entity);
-    return failure::conflict(request.entity, request.expected_version, actual);
+    auto refused = failure::conflict(request.entity, request.expected_version, actual);
+    if (actual > request.expected_version
+        && actual - request.expected_version <= request.missed_events_cap)
+      refused.missed_events.assign(
+        stream.begin() + static_cast<std::ptrdiff_t>(request.expected_version), stream.end());
+    return refused;
   }
   auto commands = commands_of(request);
   if (!commands.empty()) {

@@ -393,8 +393,35 @@ struct rocksdb_store::impl {
         return refuse(status);
     }
     if (actual != request.expected_version) {
+      auto refused = failure::conflict(request.entity, request.expected_version, actual);
+      // The missed events, read under the head lock the check holds (so
+      // they are exactly the versions it saw). Those of an earlier request
+      // in this batch are not written yet: versions only then.
+      if (earlier == staged.end() && actual > request.expected_version
+          && actual - request.expected_version <= request.missed_events_cap) {
+        for (auto version = request.expected_version + 1; version <= actual; ++version) {
+          std::string value;
+          status = txn.Get(rocksdb::ReadOptions{}, layout::event_key(request.entity, version),
+                           &value);
+          if (!status.ok() && !status.IsNotFound())
+            return refuse(status);
+          auto record = status.ok()
+                          ? layout::decode_event_value(request.entity, version, value)
+                          : result<event_record>{failure::make(
+                            ec::decode_failure,
+                            "history of entity " + to_string(request.entity)
+                              + " is damaged: its head says version " + std::to_string(actual)
+                              + " but event " + std::to_string(version) + " is missing")};
+          if (!record) {
+            txn.RollbackToSavePoint().PermitUncheckedError();
+            out = std::move(record).error();
+            return step::refused;
+          }
+          refused.missed_events.push_back(std::move(*record));
+        }
+      }
       txn.PopSavePoint().PermitUncheckedError();
-      out = failure::conflict(request.entity, request.expected_version, actual);
+      out = std::move(refused);
       return step::refused;
     }
     // A command applied before (by any writer: they all hold the head lock

@@ -79,6 +79,9 @@ struct application_config {
   /// Retries of commands sent without an expected version when another
   /// application's writer appended first (see retry_policy).
   retry_policy unversioned_retry;
+  /// Most events a conflict answer carries, those the caller's copy missed
+  /// (see failure::missed_events): further behind, the versions only. 64.
+  std::uint32_t missed_events_cap = 64;
 };
 
 template <class A>
@@ -103,11 +106,32 @@ public:
   application(const application&) = delete;
   application& operator=(const application&) = delete;
 
-  /// Returns the synchronous repository of aggregate `A`.
+  /// Starts serving aggregates `As...` now (their registries), so that a
+  /// name clash shows at start-up rather than at first use. Throws
+  /// cafes_error with ec::invalid_argument when two different aggregate
+  /// types have one name (they would share entity actors and histories).
+  template <aggregate... As>
+  void serve() {
+    (registries(erase<As>()), ...);
+  }
+
+  /// Returns the synchronous repository of aggregate `A` (serving it first
+  /// if needed). Throws as `serve`.
   template <aggregate A>
   repository<A> entities() {
     return repository<A>{*this, registries(erase<A>())};
   }
+
+  /// Returns the conflict and retry counters of aggregate `A` (all zero
+  /// before it is served).
+  template <aggregate A>
+  command_stats counters() {
+    return counters(A::name);
+  }
+
+  /// Returns the counters of the aggregate named `name` (all zero when none
+  /// of that name is served).
+  command_stats counters(std::string_view name);
 
   /// Returns the registry shards of aggregate `A`, for message-driven code:
   /// send `(execute_atom, id, command_envelope)` to
@@ -213,8 +237,15 @@ private:
   std::map<std::string, projection_actor, std::less<>> projections_;
   /// Subscriptions started here (ended ones are weak pointers to nothing).
   std::vector<caf::weak_actor_ptr> subscriptions_;
+  /// One served aggregate: the type it was registered with, its registry
+  /// shards and its counters.
+  struct served_aggregate {
+    std::shared_ptr<const erased_aggregate> aggregate;
+    std::vector<registry_actor> shards;
+    std::shared_ptr<command_counters> counters;
+  };
   std::mutex mutex_;
-  std::map<std::string, std::vector<registry_actor>, std::less<>> registries_;
+  std::map<std::string, served_aggregate, std::less<>> registries_;
   std::mutex callers_mutex_;
   std::vector<std::unique_ptr<caf::scoped_actor>> callers_;
 };
@@ -315,18 +346,98 @@ public:
     return unwrap(app_->call(shard(id), id, std::move(message)));
   }
 
+  // -- without exceptions --------------------------------------------------
+  // The same calls, each returning its outcome: a conflict or a rejection
+  // is an ordinary value here. Errors: as the entity actor answers (see
+  // entity_actor.hpp: ec::conflict with the missed events, ec::rejected,
+  // ec::not_found, ec::decode_failure, ec::storage_failure,
+  // ec::storage_unavailable, ec::unknown_outcome, ec::timeout,
+  // ec::closing, ec::actor_error), each naming the entity
+  // (failure::entity).
+
+  /// As `create(id, command)`: ec::conflict (expected 0) when `id` exists.
+  result<copy<A>> try_create(const entity_id& id, typename A::command command) {
+    return typed(app_->call(shard(id), id, command_envelope{std::move(command), 0}));
+  }
+
+  /// As `get(id)`.
+  result<copy<A>> try_get(const entity_id& id) {
+    return typed(app_->call(shard(id), id, std::nullopt));
+  }
+
+  /// As `execute(target, command, ids)`: on success `target` is the new
+  /// state; on any failure it is unchanged (after a conflict, `catch_up`
+  /// brings it to the entity's version from the failure alone).
+  result<done> try_execute(copy<A>& target, typename A::command command,
+                           const command_ids& ids = {}) {
+    auto outcome = typed(app_->call(shard(target.id), target.id,
+                                    envelope(std::move(command), target.version, ids)));
+    if (!outcome)
+      return std::move(outcome).error();
+    target = std::move(*outcome);
+    return done{};
+  }
+
+  /// As `execute(id, command, ids)`.
+  result<copy<A>> try_execute(const entity_id& id, typename A::command command,
+                              const command_ids& ids = {}) {
+    return typed(app_->call(shard(id), id, envelope(std::move(command), any_version, ids)));
+  }
+
+  /// Brings `target` to the entity's current version (a get). Returns
+  /// whether it moved. Errors: as `try_get`; `target` is unchanged then.
+  result<bool> refresh(copy<A>& target) {
+    auto current = try_get(target.id);
+    if (!current)
+      return std::move(current).error();
+    bool moved = current->version != target.version;
+    target = std::move(*current);
+    return moved;
+  }
+
+  /// Applies the events a conflict about `target` carried (see
+  /// failure::missed_events) to `target`, which then has the version the
+  /// entity had when the command was refused: no read needed. Returns false,
+  /// leaving `target` unchanged, when `conflict` is no conflict about
+  /// `target` at its version, carries the versions only (the entity was
+  /// further ahead than the cap: call `refresh`), or holds an event that
+  /// does not decode.
+  bool catch_up(copy<A>& target, const failure& conflict) const {
+    if (!conflict.missed_all() || conflict.entity != target.id
+        || conflict.expected_version != target.version)
+      return false;
+    auto state = target.state;
+    for (const auto& record : conflict.missed_events) {
+      auto event = decode<typename A::event>(record);
+      if (!event)
+        return false;
+      state = A::evolve(std::move(state), *event);
+    }
+    target.state = std::move(state);
+    target.version = conflict.actual_version;
+    target.command_version = 0;
+    return true;
+  }
+
   /// Returns the registry shard that serves `id`.
   const registry_actor& shard(const entity_id& id) const {
     return (*shards_)[shard_of(id, shards_->size())];
   }
 
 private:
-  static copy<A> unwrap(result<entity_snapshot> snapshot) {
+  static result<copy<A>> typed(result<entity_snapshot> snapshot) {
     if (!snapshot)
-      throw_failure(std::move(snapshot).error());
+      return std::move(snapshot).error();
     return copy<A>{snapshot->id, snapshot->version,
                    std::any_cast<typename A::state>(std::move(snapshot->state)),
                    snapshot->command_version};
+  }
+
+  static copy<A> unwrap(result<entity_snapshot> snapshot) {
+    auto out = typed(std::move(snapshot));
+    if (!out)
+      throw_failure(std::move(out).error());
+    return std::move(*out);
   }
 
   static command_envelope envelope(typename A::command command, std::uint64_t expected,

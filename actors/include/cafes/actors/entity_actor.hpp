@@ -12,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/counters.hpp"
 #include "cafes/actors/delay_actor.hpp"
 #include "cafes/actors/storage_actor.hpp"
 #include "cafes/actors/type_ids.hpp"
@@ -23,15 +24,21 @@ using entity_actor = caf::typed_actor<
   // Runs one command; replies the snapshot after it (a command whose id
   // this entity applied before is not applied again: the reply is the
   // current snapshot with command_version the version it got then), or an
-  // error:
-  // ec::conflict (stale expected version, or another writer got there
-  // first; without an expected version: the retry budget ran out),
-  // ec::rejected, ec::not_found, ec::decode_failure (history unreadable or
-  // damaged), ec::storage_failure (nothing written), ec::unknown_outcome
-  // (the store may have written it: the actor reloads before the next
-  // command; read back to know), ec::timeout.
+  // error naming the entity (failure::entity):
+  // ec::conflict (stale expected version, with the missed events up to
+  // entity_options::missed_events_cap; without an expected version: the
+  // retry budget ran out, versions only), ec::rejected, ec::not_found,
+  // ec::invalid_argument (a command of another aggregate),
+  // ec::decode_failure (history unreadable or damaged),
+  // ec::storage_failure (nothing written), ec::storage_unavailable (the
+  // store is closed or read-only), ec::unknown_outcome (the store may have
+  // written it: the actor reloads before the next command; read back to
+  // know), ec::timeout (the store, or a read-your-writes projection, did
+  // not answer in time), ec::closing, ec::actor_error.
   caf::replies_to<execute_atom, command_envelope>::with<entity_snapshot>,
-  // The current snapshot; ec::not_found for an entity with no events.
+  // The current snapshot; ec::not_found for an entity with no events;
+  // ec::decode_failure, ec::storage_failure, ec::storage_unavailable,
+  // ec::timeout when the history cannot be loaded.
   caf::replies_to<caf::get_atom>::with<entity_snapshot>,
   // From the registry: finish what is queued, then stop.
   caf::reacts_to<stop_atom>,
@@ -65,8 +72,14 @@ struct entity_options {
   std::chrono::milliseconds storage_timeout{0};
   /// Retries of commands without an expected version.
   retry_policy retry;
+  /// Most missed events a conflict answer carries (see
+  /// failure::missed_events); further behind, the versions only. 0: none.
+  std::uint32_t missed_events_cap = 64;
   /// Serves the waits between retries; without one, retries do not wait.
   delay_actor delays;
+  /// The aggregate's conflict and retry counters, shared by all its entity
+  /// actors (null: not counted).
+  std::shared_ptr<command_counters> counters;
 };
 
 /// What the entity actors of one registry and storage shard share: one copy

@@ -10,14 +10,13 @@
 
 namespace cafes {
 
-/// Returns a CAF error of category "cafes" carrying `f` (message, expected and
-/// actual version) as context.
+/// Returns a CAF error of category "cafes" carrying all of `f` (message,
+/// versions, entity, missed events) as context.
 caf::error to_caf_error(const failure& f);
 
 /// Returns the failure inside a "cafes" error; maps CAF's own errors:
 /// request_timeout -> ec::timeout, a dead or unreachable receiver ->
-/// ec::closing, anything else -> ec::storage_failure with CAF's
-/// text.
+/// ec::closing, anything else -> ec::actor_error with CAF's text.
 failure to_failure(const caf::error& err);
 
 /// Registers the "cafes" error category so `actor_system::render` prints

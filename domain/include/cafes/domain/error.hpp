@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "cafes/domain/event_record.hpp"
 #include "cafes/domain/uuid.hpp"
 
 namespace cafes {
@@ -42,21 +44,44 @@ enum class ec : std::uint8_t {
   /// nothing was written. `actual_version` is the version that command's
   /// events got the first time.
   duplicate_command,
+  /// The actor runtime (CAF) reported an error that is none of the above
+  /// (an unexpected message, a failed spawn, a remote peer's error): the
+  /// message carries CAF's own text. Nothing says the store was involved.
+  actor_error,
 };
 
 /// Returns the enum value's name, for example "conflict".
 std::string_view to_string(ec code) noexcept;
 
-/// An error value: a code, a readable message and, for conflicts, the
-/// versions involved.
+/// An error value: a code, a readable message and, as fields, the entity
+/// and versions involved.
 struct failure {
   ec code = ec::none;
   /// Human-readable detail, already naming the entity and version involved.
   std::string message;
-  /// For `ec::conflict`: the version the caller expected.
+  /// For `ec::conflict`: the version the caller expected. For
+  /// `ec::duplicate_command`: 0.
   std::uint64_t expected_version = 0;
-  /// For `ec::conflict`: the entity's version in the store.
+  /// For `ec::conflict`: the entity's version in the store. For
+  /// `ec::duplicate_command`: the version the command got the first time.
   std::uint64_t actual_version = 0;
+  /// The entity the failure is about; nil when it concerns none (a view, a
+  /// closed store) or the layer that made it did not know it. Every failure
+  /// an entity actor answers names its entity.
+  entity_id entity{};
+  /// For `ec::conflict`: the events the caller missed, versions
+  /// `expected_version + 1` ... `actual_version` in order, so that its copy
+  /// can catch up without reading again (see `missed_all`). Empty when
+  /// there were more than the cap asked for (then the versions only), when
+  /// the caller is ahead of the store, and for every other code.
+  std::vector<event_record> missed_events{};
+
+  /// Returns whether `missed_events` holds every event between the expected
+  /// and the actual version (a conflict a copy can catch up from).
+  bool missed_all() const noexcept {
+    return code == ec::conflict && actual_version > expected_version
+           && missed_events.size() == actual_version - expected_version;
+  }
 
   /// Returns a conflict failure for `entity`.
   static failure conflict(const entity_id& entity, std::uint64_t expected,

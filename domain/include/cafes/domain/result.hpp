@@ -9,8 +9,9 @@
 
 namespace cafes {
 
+/// Ignoring one is a warning: a failure dropped unread is a lost error.
 template <class T>
-class result {
+class [[nodiscard]] result {
 public:
   result(T value) : data_(std::in_place_index<0>, std::move(value)) {}
   result(failure error) : data_(std::in_place_index<1>, std::move(error)) {}

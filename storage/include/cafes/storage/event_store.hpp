@@ -31,6 +31,11 @@ struct append_request {
   /// The name of the entity's aggregate, kept in the global log so that it
   /// can be filtered by aggregate (see log_filter); may be empty.
   std::string aggregate{};
+  /// On a conflict, the most events the writer missed to return with it
+  /// (failure::missed_events, read in the same atomic step as the check):
+  /// when the entity is further ahead, the conflict carries the versions
+  /// only. 0: never any events.
+  std::uint32_t missed_events_cap = 0;
 };
 
 /// The distinct non-nil command ids of `request`'s events, each with the
@@ -119,7 +124,12 @@ public:
   /// (expected_version + number of events).
   /// Errors:
   /// - `ec::conflict` when the entity's version is not `expected_version`
-  ///   (carrying expected and actual version); nothing is written.
+  ///   (carrying the entity, expected and actual version and, when the
+  ///   entity is ahead by at most `missed_events_cap`, the events after the
+  ///   expected version, read under the same lock as the check); nothing is
+  ///   written. (Within one `append_batch`, events of an earlier request of
+  ///   the same batch are not yet readable: such a conflict carries the
+  ///   versions only.)
   /// - `ec::invalid_argument` when `events` is empty; nothing is written.
   /// - `ec::storage_failure` when the store could not write; nothing is written.
   /// - `ec::unknown_outcome` when an I/O error came after the events reached
