@@ -324,7 +324,13 @@ TEST_CASE("a CAF error that is not one of ours maps to actor_error", "[conflict]
   CHECK_THAT(foreign.message, Catch::Contains("unexpected_message"));
   // Ours round-trip with every field.
   failure conflict = failure::conflict(uuid::random(), 2, 3);
-  conflict.missed_events.push_back(event_record{conflict.entity, 3, uuid::random(), "t"});
+  event_record missed;
+  missed.entity = conflict.entity;
+  missed.version = 3;
+  missed.id = uuid::random();
+  missed.type = "t";
+  missed.payload = {1, 2};
+  conflict.missed_events.push_back(missed);
   auto back = to_failure(to_caf_error(conflict));
   CHECK(back.code == ec::conflict);
   CHECK(back.entity == conflict.entity);

@@ -36,6 +36,11 @@ void check_threads(const char* name, std::size_t value) {
 
 } // namespace
 
+void configure(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::cafes>();
+  add_error_category(cfg);
+}
+
 application::application(std::shared_ptr<event_store> store,
                          application_config config)
   : config_(config), store_(std::move(store)),
@@ -43,8 +48,7 @@ application::application(std::shared_ptr<event_store> store,
   check_threads("scheduler_threads", config_.scheduler_threads);
   check_threads("storage_shards", config_.storage_shards);
   auto& cfg = *system_config_;
-  cfg.add_message_types<caf::id_block::cafes>();
-  add_error_category(cfg);
+  configure(cfg);
   // CAF's idle workers poll aggressively, then moderately (a 50 us sleep,
   // ~140 us here, between polls that a new message cannot cut short), then
   // wait on a condition variable that a new job signals. The moderate phase
@@ -56,7 +60,19 @@ application::application(std::shared_ptr<event_store> store,
   set_option(cfg, "work-stealing.moderate-poll-attempts", std::size_t{0});
   if (config_.scheduler_threads > 0)
     set_option(cfg, "scheduler.max-threads", config_.scheduler_threads);
-  system_ = std::make_unique<caf::actor_system>(cfg);
+  owned_system_ = std::make_unique<caf::actor_system>(cfg);
+  system_ = owned_system_.get();
+  start();
+}
+
+application::application(caf::actor_system& system, std::shared_ptr<event_store> store,
+                         application_config config)
+  : config_(config), store_(std::move(store)), system_(&system) {
+  check_threads("storage_shards", config_.storage_shards);
+  start();
+}
+
+void application::start() {
   delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);
   notifier_ = std::make_shared<log_notifier>();
@@ -94,12 +110,23 @@ application::~application() {
     for (auto& [name, runner] : projections_)
       self->wait_for(runner);
     projections_.clear();
+    // Waited for too: in an embedder's system nothing else would.
+    std::vector<caf::actor> live;
     for (auto& weak : subscriptions_)
       if (auto subscription = weak.lock())
-        caf::anon_send_exit(subscription, caf::exit_reason::user_shutdown);
+        live.push_back(caf::actor_cast<caf::actor>(subscription));
+    for (auto& subscription : live)
+      self->send_exit(subscription, caf::exit_reason::user_shutdown);
+    self->wait_for(live);
     subscriptions_.clear();
   }
-  caf::anon_send_exit(hub_, caf::exit_reason::user_shutdown);
+  {
+    // The hub goes before the storage actors (which notify it); waited
+    // for, since in a system that outlives us nothing else would.
+    caf::scoped_actor self{*system_};
+    self->send_exit(hub_, caf::exit_reason::user_shutdown);
+    self->wait_for(hub_);
+  }
   hub_ = nullptr;
   {
     // Wait for the storage actors: they may still notify the hub through
@@ -116,9 +143,13 @@ application::~application() {
     std::lock_guard guard{callers_mutex_};
     callers_.clear();
   }
-  caf::anon_send_exit(delays_, caf::exit_reason::user_shutdown);
+  {
+    caf::scoped_actor self{*system_};
+    self->send_exit(delays_, caf::exit_reason::user_shutdown);
+    self->wait_for(delays_);
+  }
   delays_ = nullptr;
-  system_.reset(); // waits for every actor
+  owned_system_.reset(); // an own system: waits for every actor (subscriptions)
 }
 
 const std::vector<registry_actor>&

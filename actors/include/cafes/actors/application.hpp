@@ -15,6 +15,7 @@
 #include <caf/fwd.hpp>
 
 #include "cafes/actors/delay_actor.hpp"
+#include "cafes/actors/entity_ref.hpp"
 #include "cafes/actors/errors.hpp"
 #include "cafes/actors/projection.hpp"
 #include "cafes/actors/registry.hpp"
@@ -87,6 +88,12 @@ struct application_config {
 template <class A>
 class repository;
 
+/// Registers what cafes sends between actors (its message types and its
+/// error category) in `config`. Call it on the configuration of an actor
+/// system that an application is to run in (see the embedding constructor),
+/// before that system is made.
+void configure(caf::actor_system_config& config);
+
 class application {
 public:
   /// Starts an application over `store` (shared: several applications may use
@@ -96,6 +103,20 @@ public:
   /// refuses one of its settings.
   explicit application(std::shared_ptr<event_store> store,
                        application_config config = {});
+
+  /// Starts an application inside `system`, an actor system the program
+  /// already has (embedding cafes in a CAF program): its actors run on that
+  /// system's scheduler, next to the program's own, which can talk to them
+  /// (registries(), hub(), subscribe). Make the system from a configuration
+  /// that `configure` was called on. `config.scheduler_threads` and
+  /// `config.poll_attempts` do not apply (the system is configured
+  /// already). The system must outlive the application; destroying the
+  /// application stops and waits for the actors it started, and leaves the
+  /// system and the program's actors running. Throws cafes_error with
+  /// ec::invalid_argument when `config` asks for more than
+  /// max_application_threads storage shards.
+  application(caf::actor_system& system, std::shared_ptr<event_store> store,
+              application_config config = {});
 
   /// Closes: registries refuse new requests, every entity actor finishes the
   /// commands it already holds and stops, then the storage actors stop; waits
@@ -133,9 +154,17 @@ public:
   /// of that name is served).
   command_stats counters(std::string_view name);
 
-  /// Returns the registry shards of aggregate `A`, for message-driven code:
-  /// send `(execute_atom, id, command_envelope)` to
-  /// `shards[shard_of(id, shards.size())]`.
+  /// Returns a typed handle to entity `id` of aggregate `A`, for
+  /// message-driven code (see entity_ref.hpp): it routes to the registry
+  /// shard that serves `id`. Throws as `serve`.
+  template <aggregate A>
+  entity_ref<A> ref(const entity_id& id) {
+    const auto& shards = registries(erase<A>());
+    return entity_ref<A>{id, shards[shard_of(id, shards.size())]};
+  }
+
+  /// Returns the registry shards of aggregate `A` (an entity's is
+  /// `shards[shard_of(id, shards.size())]`; `ref` does that for you).
   template <aggregate A>
   const std::vector<registry_actor>& registries() {
     return registries(erase<A>());
@@ -210,6 +239,9 @@ public:
   registry_stats stats();
 
 private:
+  /// Spawns the actors every application has (storage, hub, delays).
+  void start();
+
   const std::vector<registry_actor>&
   registries(const std::shared_ptr<const erased_aggregate>& aggregate);
 
@@ -226,7 +258,9 @@ private:
   application_config config_;
   std::shared_ptr<event_store> store_;
   std::unique_ptr<caf::actor_system_config> system_config_;
-  std::unique_ptr<caf::actor_system> system_;
+  /// Set when the application made its own system (else the embedder's).
+  std::unique_ptr<caf::actor_system> owned_system_;
+  caf::actor_system* system_ = nullptr;
   std::vector<storage_actor> storage_;
   /// The storage actors as the registries see them.
   std::vector<storage_shard> shards_;
@@ -248,18 +282,6 @@ private:
   std::map<std::string, served_aggregate, std::less<>> registries_;
   std::mutex callers_mutex_;
   std::vector<std::unique_ptr<caf::scoped_actor>> callers_;
-};
-
-/// A copy of an entity's state at a version.
-template <class A>
-struct copy {
-  entity_id id;
-  std::uint64_t version = 0;
-  typename A::state state;
-  /// After a command: the version its last event got (for a command with
-  /// an id applied before: the version it got then); 0 when it produced no
-  /// events, or after a get.
-  std::uint64_t command_version = 0;
 };
 
 /// The ids a command may carry (see command_envelope). A non-nil `command`
@@ -419,6 +441,9 @@ public:
     return true;
   }
 
+  /// Returns the typed handle of entity `id`, for message-driven code.
+  entity_ref<A> ref(const entity_id& id) const { return entity_ref<A>{id, shard(id)}; }
+
   /// Returns the registry shard that serves `id`.
   const registry_actor& shard(const entity_id& id) const {
     return (*shards_)[shard_of(id, shards_->size())];
@@ -428,9 +453,7 @@ private:
   static result<copy<A>> typed(result<entity_snapshot> snapshot) {
     if (!snapshot)
       return std::move(snapshot).error();
-    return copy<A>{snapshot->id, snapshot->version,
-                   std::any_cast<typename A::state>(std::move(snapshot->state)),
-                   snapshot->command_version};
+    return entity_ref<A>::copy_of(std::move(*snapshot));
   }
 
   static copy<A> unwrap(result<entity_snapshot> snapshot) {
