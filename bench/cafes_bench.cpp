@@ -17,15 +17,16 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cafes/domain/tally.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
 #include "cafes/tools/stop.hpp"
 #include "cafes/tools/stress.hpp"
+#include "cafes_samples/tally.hpp"
 #include "bench_support.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace cafes::bench;
 using clock_type = std::chrono::steady_clock;
 

@@ -9,11 +9,12 @@
 #include <CLI/CLI.hpp>
 
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/example.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
+#include "cafes_samples/example.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using example_copy = copy<example::entity>;
 
 namespace {

@@ -5,11 +5,12 @@
 #include <cstdio>
 
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
+#include "cafes_samples/bank_account.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 
 int main(int argc, char** argv) {
   CLI::App cli{"global_log: the global log and an idempotent command (no options)"};

@@ -4,11 +4,12 @@
 #include <cstdio>
 
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
+#include "cafes_samples/bank_account.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 
 int main(int argc, char** argv) {
   CLI::App cli{"quickstart: a conflict and a rejection on a bank account (no options)"};

@@ -11,6 +11,7 @@
 #include "cafes/tools/cli.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace bank_example;
 
 namespace {

@@ -11,14 +11,15 @@
 #include <tuple>
 #include <variant>
 
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
-#include "cafes/domain/example.hpp"
-#include "cafes/domain/tally.hpp"
+#include "cafes_samples/bank_account.hpp"
+#include "cafes_samples/example.hpp"
+#include "cafes_samples/tally.hpp"
 
 #include "check.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 
 namespace {
 

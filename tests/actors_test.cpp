@@ -9,14 +9,15 @@
 #include <caf/all.hpp>
 
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/bank_account.hpp"
-#include "cafes/domain/example.hpp"
+#include "cafes_samples/bank_account.hpp"
+#include "cafes_samples/example.hpp"
 #include "failing_sync.hpp"
 #include "file_size_limit.hpp"
 #include "gated_store.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace cafes::testing;
 using namespace std::chrono_literals;
 

@@ -14,6 +14,7 @@
 #include "store_fixtures.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace cafes::testing;
 namespace fs = std::filesystem;
 

@@ -14,11 +14,12 @@
 #include <unistd.h>
 
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes_samples/bank_account.hpp"
 #include "crash_accounts.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 
 namespace {
 

@@ -2,15 +2,16 @@
 
 #include <catch2/catch.hpp>
 
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/codec.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
-#include "cafes/domain/example.hpp"
-#include "cafes/domain/tally.hpp"
+#include "cafes_samples/bank_account.hpp"
+#include "cafes_samples/example.hpp"
+#include "cafes_samples/tally.hpp"
 
 #include <limits>
 
 using namespace cafes;
+using namespace cafes_samples;
 
 namespace {
 

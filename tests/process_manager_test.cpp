@@ -8,10 +8,11 @@
 #include <thread>
 
 #include "bank_example/transfer.hpp"
-#include "cafes/domain/bank_account.hpp"
+#include "cafes_samples/bank_account.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace cafes::testing;
 using namespace bank_example;
 using namespace std::chrono_literals;

@@ -11,10 +11,11 @@
 
 #include "bank_example/accounts_by_owner.hpp"
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/bank_account.hpp"
+#include "cafes_samples/bank_account.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace cafes::testing;
 using namespace std::chrono_literals;
 using bank_example::accounts_by_owner;

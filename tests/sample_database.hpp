@@ -16,14 +16,17 @@
 
 #include <rocksdb/db.h>
 
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/erased_aggregate.hpp"
-#include "cafes/domain/example.hpp"
-#include "cafes/domain/tally.hpp"
 #include "cafes/storage/rocksdb_layout.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "cafes_samples/bank_account.hpp"
+#include "cafes_samples/example.hpp"
+#include "cafes_samples/tally.hpp"
 
 namespace cafes::testing::sample {
+
+namespace bank = cafes_samples::bank;
+namespace example = cafes_samples::example;
 
 // Fixed ids, so that CTest entries can name them and problems come in a
 // known order.
@@ -37,7 +40,7 @@ inline constexpr std::uint64_t events = 7;
 
 /// The aggregates of the sample database.
 inline std::vector<std::shared_ptr<const erased_aggregate>> aggregates() {
-  return {erase<bank::account>(), erase<example::entity>(), erase<cafes::tally::counter>()};
+  return {erase<bank::account>(), erase<example::entity>(), erase<cafes_samples::tally::counter>()};
 }
 
 /// Returns a stored record of one domain event (an alternative of `Event`,
@@ -58,7 +61,7 @@ event_record record(const Event& event, uuid id = uuid::random()) {
 inline void write(event_store& store) {
   using bank_event = bank::account::event;
   using example_event = example::entity::event;
-  using tally_event = cafes::tally::counter::event;
+  using tally_event = cafes_samples::tally::counter::event;
   std::vector<append_request> requests{
     {account, 0,
      {record(bank_event{bank::opened{"ada"}}), record(bank_event{bank::deposited{100}}),
@@ -69,9 +72,9 @@ inline void write(event_store& store) {
       record(example_event{example::attribute_changed{"foo", "baz"}})},
      std::string{example::entity::name}},
     {tally, 0,
-     {record(tally_event{cafes::tally::added{uuid::random(), 5}}),
-      record(tally_event{cafes::tally::added{uuid::random(), 7}})},
-     std::string{cafes::tally::counter::name}},
+     {record(tally_event{cafes_samples::tally::added{uuid::random(), 5}}),
+      record(tally_event{cafes_samples::tally::added{uuid::random(), 7}})},
+     std::string{cafes_samples::tally::counter::name}},
   };
   // The account's second event carries a command, correlation and causation
   // id, so that tools show and move them.
@@ -207,7 +210,7 @@ inline void write_damage(const std::string& path, const std::string& name) {
   } else if (name == "undecodable-head") {
     put(layout::head_key(widget), "abc");
   } else if (name == "unknown-type") {
-    auto event = record(cafes::tally::counter::event{cafes::tally::added{uuid::random(), 1}});
+    auto event = record(cafes_samples::tally::counter::event{cafes_samples::tally::added{uuid::random(), 1}});
     event.type = "tally.subtracted";
     append(tally, 3, event);
   } else if (name == "bad-payload") {
@@ -216,7 +219,7 @@ inline void write_damage(const std::string& path, const std::string& name) {
     append(account, 4, event);
   } else if (name == "mixed-aggregates") {
     append(account, 4,
-           record(cafes::tally::counter::event{cafes::tally::added{uuid::random(), 1}}));
+           record(cafes_samples::tally::counter::event{cafes_samples::tally::added{uuid::random(), 1}}));
   } else if (name == "duplicate-id") {
     std::string value;
     check(db->Get({}, layout::event_key(widget, 1), &value));
@@ -288,7 +291,7 @@ inline void write_damaged_wal(const std::string& path, std::uint64_t extra = 200
       throw std::runtime_error(to_string(store.error()));
     write(**store);
     for (std::uint64_t i = 0; i < extra; ++i) {
-      auto event = record(cafes::tally::counter::event{cafes::tally::added{uuid::random(), 1}});
+      auto event = record(cafes_samples::tally::counter::event{cafes_samples::tally::added{uuid::random(), 1}});
       if (auto appended = (*store)->append({tally, 2 + i, {event}}); !appended)
         throw std::runtime_error(to_string(appended.error()));
     }

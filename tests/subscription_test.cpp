@@ -10,10 +10,11 @@
 #include <caf/all.hpp>
 
 #include "cafes/actors/application.hpp"
-#include "cafes/domain/bank_account.hpp"
+#include "cafes_samples/bank_account.hpp"
 #include "store_fixtures.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace std::chrono_literals;
 
 namespace {

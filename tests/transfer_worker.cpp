@@ -20,6 +20,7 @@
 #include "transfer_plan.hpp"
 
 using namespace cafes;
+using namespace cafes_samples;
 using namespace bank_example;
 
 int main(int argc, char** argv) {

@@ -3,12 +3,12 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "cafes/domain/bank_account.hpp"
-#include "cafes/domain/example.hpp"
-#include "cafes/domain/tally.hpp"
 #include "cafes/storage/rocksdb_layout.hpp"
 #include "cafes/storage/rocksdb_verify.hpp"
 #include "cafes/tools/cli.hpp"
+#include "cafes_samples/bank_account.hpp"
+#include "cafes_samples/example.hpp"
+#include "cafes_samples/tally.hpp"
 
 namespace cafes::admin {
 
@@ -16,7 +16,8 @@ namespace layout = rocksdb_layout;
 using tools::with_commas;
 
 std::vector<std::shared_ptr<const erased_aggregate>> known_aggregates() {
-  return {erase<bank::account>(), erase<example::entity>(), erase<tally::counter>()};
+  return {erase<cafes_samples::bank::account>(), erase<cafes_samples::example::entity>(),
+          erase<cafes_samples::tally::counter>()};
 }
 
 result<store_stats> stats(rocksdb_store& store,

@@ -12,8 +12,10 @@
 
 #include <caf/all.hpp>
 
-#include "cafes/domain/tally.hpp"
 #include "cafes/tools/cli.hpp"
+#include "cafes_samples/tally.hpp"
+
+using namespace cafes_samples;
 
 namespace cafes::stress {
 

@@ -5,6 +5,7 @@
 namespace bank_example {
 
 using namespace cafes;
+using namespace cafes_samples;
 
 std::string accounts_by_owner::owner_prefix(std::string_view owner) {
   return "owner/" + std::to_string(owner.size()) + ":" + std::string{owner} + "/";

@@ -1,11 +1,12 @@
 #include "bank_example/transfer.hpp"
 
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/overloaded.hpp"
+#include "cafes_samples/bank_account.hpp"
 
 namespace bank_example {
 
 using namespace cafes;
+using namespace cafes_samples;
 
 std::string_view to_string(transfer_status status) noexcept {
   switch (status) {

@@ -9,9 +9,9 @@
 #include <variant>
 #include <vector>
 
-#include "cafes/domain/bank_account.hpp"
 #include "cafes/domain/projection.hpp"
 #include "cafes/storage/view_reader.hpp"
+#include "cafes_samples/bank_account.hpp"
 
 namespace bank_example {
 
@@ -34,8 +34,8 @@ struct totals_row {
 struct accounts_by_owner {
   static constexpr std::string_view name = "bank.accounts_by_owner";
   static constexpr std::uint32_t version = 1;
-  using event = std::variant<cafes::bank::opened, cafes::bank::deposited,
-                             cafes::bank::withdrawn, cafes::bank::closed>;
+  using event = std::variant<cafes_samples::bank::opened, cafes_samples::bank::deposited,
+                             cafes_samples::bank::withdrawn, cafes_samples::bank::closed>;
   using row = std::variant<account_row, totals_row>;
 
   /// Rows: "account/<id>" and "owner/<length>:<owner>/<id>" (an account

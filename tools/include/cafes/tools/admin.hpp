@@ -16,8 +16,8 @@
 
 namespace cafes::admin {
 
-/// The aggregates cafes-admin checks payloads against: bank::account,
-/// example::entity and tally::counter.
+/// The aggregates cafes-admin checks payloads against, the samples of
+/// examples/samples: bank::account, example::entity and tally::counter.
 std::vector<std::shared_ptr<const erased_aggregate>> known_aggregates();
 
 /// What `stats` counted.

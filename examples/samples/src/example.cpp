@@ -1,8 +1,10 @@
-#include "cafes/domain/example.hpp"
+#include "cafes_samples/example.hpp"
 
 #include "cafes/domain/overloaded.hpp"
 
-namespace cafes::example {
+using namespace cafes;
+
+namespace cafes_samples::example {
 
 decision<entity::event> entity::decide(const state& current,
                                        const command& cmd) {
@@ -48,4 +50,4 @@ state entity::evolve(state current, const event& ev) {
   return current;
 }
 
-} // namespace cafes::example
+} // namespace cafes_samples::example

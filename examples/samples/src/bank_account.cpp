@@ -1,10 +1,12 @@
-#include "cafes/domain/bank_account.hpp"
+#include "cafes_samples/bank_account.hpp"
 
 #include <limits>
 
 #include "cafes/domain/overloaded.hpp"
 
-namespace cafes::bank {
+using namespace cafes;
+
+namespace cafes_samples::bank {
 
 decision<account::event> account::decide(const state& current,
                                          const command& cmd) {
@@ -92,4 +94,4 @@ state account::evolve(state current, const event& ev) {
   return current;
 }
 
-} // namespace cafes::bank
+} // namespace cafes_samples::bank

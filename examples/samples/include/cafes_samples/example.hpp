@@ -1,5 +1,7 @@
 #pragma once
 // The seed's example entity: one attribute `foo`; created, changed, discarded.
+// A sample aggregate (cafes::samples, not installed): examples, tests and
+// tools use it; a service defines its own aggregates like it.
 
 #include <string>
 #include <string_view>
@@ -8,7 +10,7 @@
 
 #include "cafes/domain/aggregate.hpp"
 
-namespace cafes::example {
+namespace cafes_samples::example {
 
 // -- events (past tense) ------------------------------------------------------
 
@@ -58,10 +60,10 @@ struct entity {
 
   /// Rules: create only once; change and discard need an existing entity that
   /// is not discarded (`ec::not_found`, `ec::rejected`).
-  static decision<event> decide(const state& current, const command& cmd);
+  static cafes::decision<event> decide(const state& current, const command& cmd);
 
   /// Applies one event; no rules.
   static state evolve(state current, const event& ev);
 };
 
-} // namespace cafes::example
+} // namespace cafes_samples::example

@@ -1,8 +1,10 @@
-#include "cafes/domain/tally.hpp"
+#include "cafes_samples/tally.hpp"
 
 #include <limits>
 
-namespace cafes::tally {
+using namespace cafes;
+
+namespace cafes_samples::tally {
 
 decision<counter::event> counter::decide(const state& current, const command& cmd) {
   const auto& addition = std::get<add>(cmd);
@@ -25,4 +27,4 @@ state counter::evolve(state current, const event& ev) {
   return current;
 }
 
-} // namespace cafes::tally
+} // namespace cafes_samples::tally

@@ -2,6 +2,8 @@
 // A tally: adds amounts. Each event records the command that caused it, so a
 // verifier can prove every acknowledged command is stored exactly once (the
 // stress tool's domain). An entity exists from its first addition.
+// A sample aggregate (cafes::samples, not installed): examples, tests and
+// tools use it; a service defines its own aggregates like it.
 
 #include <cstdint>
 #include <string_view>
@@ -10,17 +12,17 @@
 
 #include "cafes/domain/aggregate.hpp"
 
-namespace cafes::tally {
+namespace cafes_samples::tally {
 
 struct added {
   static constexpr std::string_view type_name = "tally.added";
-  uuid command_id;
+  cafes::uuid command_id;
   std::int64_t amount = 0;
   auto fields() const { return std::tie(command_id, amount); }
 };
 
 struct add {
-  uuid command_id;
+  cafes::uuid command_id;
   std::int64_t amount = 0;
 };
 
@@ -37,10 +39,10 @@ struct counter {
   using event = std::variant<added>;
 
   /// Rules: the amount must be positive (else ec::rejected).
-  static decision<event> decide(const state& current, const command& cmd);
+  static cafes::decision<event> decide(const state& current, const command& cmd);
 
   /// Applies one event; no rules.
   static state evolve(state current, const event& ev);
 };
 
-} // namespace cafes::tally
+} // namespace cafes_samples::tally

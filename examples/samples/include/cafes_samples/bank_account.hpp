@@ -1,6 +1,8 @@
 #pragma once
 // A bank account: open, deposit, withdraw (refused on insufficient funds),
 // close. Amounts are integer cents.
+// A sample aggregate (cafes::samples, not installed): examples, tests and
+// tools use it; a service defines its own aggregates like it.
 
 #include <cstdint>
 #include <string>
@@ -10,7 +12,7 @@
 
 #include "cafes/domain/aggregate.hpp"
 
-namespace cafes::bank {
+namespace cafes_samples::bank {
 
 // -- events (past tense) ------------------------------------------------------
 
@@ -73,10 +75,10 @@ struct account {
   /// closed; nothing happens to a closed account. A command other than open on
   /// an account never opened gives `ec::not_found`; every other refusal
   /// `ec::rejected` with the reason.
-  static decision<event> decide(const state& current, const command& cmd);
+  static cafes::decision<event> decide(const state& current, const command& cmd);
 
   /// Applies one event; no rules.
   static state evolve(state current, const event& ev);
 };
 
-} // namespace cafes::bank
+} // namespace cafes_samples::bank
