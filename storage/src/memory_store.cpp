@@ -172,6 +172,11 @@ result<view_checkpoint> memory_store::commit_view(std::string_view view,
                                                   std::span<const view_change> changes) {
   if (auto bad = check_view_name(view))
     return *bad;
+  // The request is checked before the stored state, as the RocksDB store does.
+  for (const auto& change : changes)
+    if (change.key.empty())
+      return failure::make(ec::invalid_argument,
+                           "view '" + std::string{view} + "': a row needs a key");
   std::lock_guard guard{mutex_};
   auto found = views_.find(view);
   if (found == views_.end() || found->second.checkpoint != expected)
@@ -185,10 +190,6 @@ result<view_checkpoint> memory_store::commit_view(std::string_view view,
                            + std::to_string(expected.position) + " to "
                            + std::to_string(position) + ": the global log ends at "
                            + std::to_string(log_.size()));
-  for (const auto& change : changes)
-    if (change.key.empty())
-      return failure::make(ec::invalid_argument,
-                           "view '" + std::string{view} + "': a row needs a key");
   auto& state = found->second;
   for (const auto& change : changes) {
     if (change.value)

@@ -59,6 +59,12 @@ failure translate(const rocksdb::Status& status, const std::string& context) {
   return failure::make(code, context + ": " + reason);
 }
 
+/// The `ec::invalid_argument` failure of an append without events.
+failure no_events(const append_request& request) {
+  return failure::make(ec::invalid_argument,
+                       "append to entity " + to_string(request.entity) + " has no events");
+}
+
 bool is_lock_contention(const rocksdb::Status& status) {
   return status.IsTimedOut() || status.IsBusy() || status.IsTryAgain()
          || status.IsDeadlock();
@@ -331,9 +337,7 @@ struct rocksdb_store::impl {
              std::unordered_map<std::string, std::uint64_t>& staged_commands,
              result<std::uint64_t>& out) {
     if (request.events.empty()) {
-      out = failure::make(ec::invalid_argument,
-                          "append to entity " + to_string(request.entity)
-                            + " has no events");
+      out = no_events(request);
       return step::refused;
     }
     txn.SetSavePoint();
@@ -737,11 +741,14 @@ std::vector<result<std::uint64_t>>
 rocksdb_store::append_batch(std::span<const append_request> requests) {
   std::vector<result<std::uint64_t>> out(
     requests.size(), result<std::uint64_t>{std::uint64_t{0}});
+  // A malformed request is refused as such even by a store that writes nothing.
   auto refuse_all = [&](const failure& reason) {
     for (std::size_t i = 0; i < requests.size(); ++i)
-      out[i] = failure::make(reason.code, "append to entity "
-                                            + to_string(requests[i].entity) + ": "
-                                            + reason.message);
+      out[i] = requests[i].events.empty()
+                 ? no_events(requests[i])
+                 : failure::make(reason.code, "append to entity "
+                                                + to_string(requests[i].entity) + ": "
+                                                + reason.message);
     return out;
   };
   if (impl_->options.read_only)

@@ -116,61 +116,106 @@ failure view_moved(std::string_view view, const std::optional<view_checkpoint>& 
 
 /// A store of event histories. Implementations are safe to call from many
 /// threads at once.
+///
+/// Errors: each function lists every code a store gives, and when. The
+/// memory store gives only `ec::conflict`, `ec::duplicate_command` and
+/// `ec::invalid_argument` (it has no disk, no locks and no encoding); the
+/// other codes come from the RocksDB store (see rocksdb_store.hpp for its
+/// details). What the codes mean for every function that has them:
+/// - `ec::invalid_argument`: the request itself is malformed. What the
+///   request alone shows (no events, a bad view name, an empty row key) is
+///   checked first and wins over every other code, even on a read-only or
+///   stopped store; a view position is checked against the stored log.
+/// - `ec::decode_failure`: stored bytes do not decode (a corrupt record, a
+///   damaged block of a table file) or stored records disagree; the message
+///   names what (entity and version, log position, view). Reads of other
+///   entities go on.
+/// - `ec::storage_failure`: the store could not read or write (an I/O error,
+///   a full disk; for writes also: the store stopped writing after a failed
+///   write until it reopens its database, or for good after it found a
+///   damaged block). Nothing of a refused write is written.
+/// - `ec::storage_unavailable`: the store's database is closed: reopening it
+///   after a failed write failed (reads); the store is open read-only
+///   (writes).
+/// - `ec::timeout`: another writer held the lock this write needs (an
+///   entity's head, a view's checkpoint) longer than the store waits;
+///   nothing is written; retry.
+/// - `ec::unknown_outcome`: an I/O error came after the write reached the
+///   store's log (a failed sync): it may be stored; read back to know.
+/// Ranges, limits and positions that hold nothing (`from > to`, a limit of
+/// 0, a position past the end, an unknown entity or view) are empty
+/// answers, not errors.
 class event_store {
 public:
   virtual ~event_store() = default;
 
   /// Appends all of `request.events` or none. Returns the entity's new version
   /// (expected_version + number of events).
-  /// Errors:
+  /// Errors (nothing is written on any but `ec::unknown_outcome`):
+  /// - `ec::invalid_argument` when `events` is empty (whatever the version).
   /// - `ec::conflict` when the entity's version is not `expected_version`
   ///   (carrying the entity, expected and actual version and, when the
   ///   entity is ahead by at most `missed_events_cap`, the events after the
-  ///   expected version, read under the same lock as the check); nothing is
-  ///   written. (Within one `append_batch`, events of an earlier request of
-  ///   the same batch are not yet readable: such a conflict carries the
-  ///   versions only.)
-  /// - `ec::invalid_argument` when `events` is empty; nothing is written.
-  /// - `ec::storage_failure` when the store could not write; nothing is written.
-  /// - `ec::unknown_outcome` when an I/O error came after the events reached
-  ///   the store's log (a failed sync): they may be stored; read back to know.
-  /// - `ec::decode_failure` when the entity is damaged (a corrupt head, or
-  ///   events without a head); nothing is written.
-  /// - `ec::timeout` when another writer held the entity's lock too long.
-  /// - `ec::storage_unavailable` when the store is closed or read-only.
+  ///   expected version, read under the same lock as the check; within one
+  ///   `append_batch`, events of an earlier request of the same batch are
+  ///   not readable yet: such a conflict carries the versions only).
   /// - `ec::duplicate_command` when an event carries a (non-nil) command id
   ///   that the entity has applied before, in this request's predecessors or
   ///   any earlier append however long ago (`actual_version`: the version it
-  ///   got then); nothing is written. Checked in the same atomic step as the
-  ///   version, so two copies of one command racing store it once.
+  ///   got then). Checked in the same atomic step as the version, so two
+  ///   copies of one command racing store it once.
+  /// - `ec::decode_failure` when the entity is damaged: a corrupt head
+  ///   record, events without a head, a corrupt record of one of the
+  ///   request's command ids.
+  /// - `ec::storage_failure` when the store could not write (a full disk, an
+  ///   I/O error), could not read what the check needs (an I/O error), met
+  ///   a damaged block in its check (writes stop for good), or stopped
+  ///   writing after an earlier failed write (until a reopen succeeds; also
+  ///   when reopening its database failed).
+  /// - `ec::unknown_outcome` when an I/O error came after the events reached
+  ///   the store's log (a failed sync): they may be stored; read back to know.
+  /// - `ec::timeout` when another writer held the entity's lock too long.
+  /// - `ec::storage_unavailable` when the store is read-only.
   virtual result<std::uint64_t> append(const append_request& request) = 0;
 
   /// Group commit: runs every request's own conditional check, then makes all
   /// the accepted ones durable together (one write, one sync when durable).
-  /// Returns one result per request, in order, each as `append` would. A
-  /// refused request never affects the others; requests for one entity see
-  /// the effects of earlier requests in the same batch.
+  /// Returns one result per request, in order, each as `append` would (with
+  /// its codes). A request refused by its own check (whatever the code)
+  /// never affects the others; a failed write (`ec::storage_failure`,
+  /// `ec::unknown_outcome`) is the answer of every request the check
+  /// accepted, and a store that cannot write at all (read-only, stopped)
+  /// answers every request but the malformed ones with its code. Requests
+  /// for one entity see the effects of earlier requests in the same batch.
   virtual std::vector<result<std::uint64_t>>
   append_batch(std::span<const append_request> requests) = 0;
 
   /// Returns the entity's events with `from <= version <= to`, in version
-  /// order (empty for an unknown entity or an empty range).
-  /// Errors: `ec::decode_failure` for a corrupt stored record (naming the
-  /// entity and version) and for a history that disagrees with the entity's
-  /// head (a gap, a head past the last event, events without a head);
-  /// `ec::storage_failure` when the store cannot read.
+  /// order (empty for an unknown entity or an empty range; `from` 0 reads
+  /// from 1).
+  /// Errors:
+  /// - `ec::decode_failure` for a corrupt stored record (naming the entity
+  ///   and version), a damaged block, and for a history that disagrees with
+  ///   itself (a gap) or, when `to` is last_version, with the entity's head
+  ///   (a head past the last event, events past the head or without one, a
+  ///   corrupt head record).
+  /// - `ec::storage_failure` when the store cannot read (an I/O error).
+  /// - `ec::storage_unavailable` when the store's database is closed.
   virtual result<std::vector<event_record>>
   read(const entity_id& entity, std::uint64_t from = 1,
        std::uint64_t to = last_version) = 0;
 
   /// Returns the entity's current version; 0 when it has no events.
-  /// Errors: `ec::storage_failure`, `ec::decode_failure`.
+  /// Errors: `ec::decode_failure` (a corrupt head record, a damaged block);
+  /// `ec::storage_failure` (an I/O error); `ec::storage_unavailable` (the
+  /// database is closed).
   virtual result<std::uint64_t> head(const entity_id& entity) = 0;
 
   /// Returns up to `limit` ids of entities that have events, in id order,
   /// each after `after` (from the first when empty): call again with the
   /// last id returned to page through them all.
-  /// Errors: `ec::storage_failure`, `ec::storage_unavailable`.
+  /// Errors: `ec::decode_failure` (a damaged block); `ec::storage_failure`
+  /// (an I/O error); `ec::storage_unavailable` (the database is closed).
   virtual result<std::vector<entity_id>>
   list_entities(std::optional<entity_id> after, std::size_t limit) = 0;
 
@@ -181,21 +226,26 @@ public:
   /// position p+1 without p. `next_after` is where the next call starts
   /// (`after` itself when nothing more is stored). A position past the end
   /// is not an error: the page is empty.
-  /// Errors: `ec::decode_failure` for a damaged log entry or event (naming
-  /// it); `ec::storage_failure`, `ec::storage_unavailable`.
+  /// Errors: `ec::decode_failure` for a damaged log (an entry that does not
+  /// decode, a gap, an entry naming an event that is not stored or that has
+  /// another position) or a corrupt event it points at (naming it), a
+  /// damaged block; `ec::storage_failure` (an I/O error);
+  /// `ec::storage_unavailable` (the database is closed).
   virtual result<log_page> read_all(std::uint64_t after, std::size_t limit,
                                     const log_filter& filter = {}) = 0;
 
   /// Returns the version that command `command` of `entity` got (that of
   /// its last event), or nothing when the entity never applied it.
-  /// Errors: `ec::storage_failure`, `ec::storage_unavailable`,
-  /// `ec::decode_failure`.
+  /// Errors: `ec::decode_failure` (a corrupt command record, a damaged
+  /// block); `ec::storage_failure` (an I/O error); `ec::storage_unavailable`
+  /// (the database is closed).
   virtual result<std::optional<std::uint64_t>> find_command(const entity_id& entity,
                                                             const uuid& command) = 0;
 
   /// Returns the position of the last stored event (0: none).
-  /// Errors: `ec::storage_failure`, `ec::storage_unavailable`,
-  /// `ec::decode_failure`.
+  /// Errors: `ec::decode_failure` (a damaged block: a store does not open
+  /// over a corrupt last position); `ec::storage_failure` (an I/O error);
+  /// `ec::storage_unavailable` (the database is closed).
   virtual result<std::uint64_t> last_position() = 0;
 
   // -- views: the stored rows of projections ------------------------------
@@ -206,40 +256,53 @@ public:
   /// Returns view `view`'s checkpoint, or nothing for a view never reset.
   /// Errors: `ec::invalid_argument` (bad name, see check_view_name);
   /// `ec::decode_failure` (a damaged checkpoint, or one of another view
-  /// whose name hashes alike); `ec::storage_failure`, `ec::storage_unavailable`.
+  /// whose name hashes alike, a damaged block); `ec::storage_failure` (an
+  /// I/O error); `ec::storage_unavailable` (the database is closed).
   virtual result<std::optional<view_checkpoint>> read_view_checkpoint(std::string_view view) = 0;
 
   /// Starts view `view` afresh for projection code `version`: its
   /// checkpoint becomes position 0 of a new generation, and its rows are
   /// gone (in one atomic write; the old rows are deleted right after, and
   /// by any later reset if a crash came between). Returns the new checkpoint.
-  /// Errors: `ec::conflict` when the stored checkpoint is not `expected`
-  /// (another runner of the same view moved it; nothing is written);
-  /// `ec::invalid_argument`, `ec::decode_failure`, `ec::storage_failure`,
-  /// `ec::storage_unavailable`, `ec::timeout` (another writer of the view
-  /// held its lock too long), `ec::unknown_outcome` (a failed sync).
+  /// Errors (nothing is written on any but `ec::unknown_outcome`):
+  /// - `ec::invalid_argument`: a bad name (see check_view_name).
+  /// - `ec::conflict`: the stored checkpoint is not `expected` (another
+  ///   runner of the same view moved it).
+  /// - `ec::decode_failure`: the stored checkpoint is damaged, or another
+  ///   view's, or in a damaged block.
+  /// - `ec::storage_failure`: as for `append` (a write or read I/O error, a
+  ///   store that stopped writing).
+  /// - `ec::storage_unavailable`: the store is read-only.
+  /// - `ec::timeout`: another writer of the view held its lock too long.
+  /// - `ec::unknown_outcome`: a failed sync: read the checkpoint back to know.
   virtual result<view_checkpoint> reset_view(std::string_view view, std::uint32_t version,
                                              const std::optional<view_checkpoint>& expected) = 0;
 
   /// Applies `changes` to view `view`'s rows (in order: a later change to a
   /// key wins) and moves its checkpoint to `position`, all or nothing.
   /// Returns the new checkpoint.
-  /// Errors: `ec::conflict` when the stored checkpoint is not `expected`
-  /// (nothing is written: two runners of one view never both apply an
-  /// event); `ec::invalid_argument` for a bad name, a `position` before
-  /// `expected.position` or past the global log's last position (a
-  /// checkpoint of another store), an empty key; `ec::decode_failure`,
-  /// `ec::storage_failure`, `ec::storage_unavailable`, `ec::timeout`
-  /// (another writer of the view held its lock too long),
-  /// `ec::unknown_outcome` (a failed sync: read the checkpoint back to know).
+  /// Errors (nothing is written on any but `ec::unknown_outcome`):
+  /// - `ec::invalid_argument`: a bad name, an empty key (both before the
+  ///   checkpoint is compared); a `position` before `expected.position` or
+  ///   past the global log's last position (a checkpoint of another store).
+  /// - `ec::conflict`: the stored checkpoint is not `expected`, or the view
+  ///   was never reset (two runners of one view never both apply an event).
+  /// - `ec::decode_failure`: the stored checkpoint is damaged, or another
+  ///   view's, or in a damaged block; a damaged last position.
+  /// - `ec::storage_failure`: as for `append`.
+  /// - `ec::storage_unavailable`: the store is read-only.
+  /// - `ec::timeout`: another writer of the view held its lock too long.
+  /// - `ec::unknown_outcome`: a failed sync: read the checkpoint back to know.
   virtual result<view_checkpoint> commit_view(std::string_view view,
                                               const view_checkpoint& expected,
                                               std::uint64_t position,
                                               std::span<const view_change> changes) = 0;
 
   /// Returns the row at `key` of view `view` (nothing when absent, or when
-  /// the view was never reset). Errors: `ec::invalid_argument`,
-  /// `ec::decode_failure`, `ec::storage_failure`, `ec::storage_unavailable`.
+  /// the view was never reset).
+  /// Errors: `ec::invalid_argument` (bad name); `ec::decode_failure` (the
+  /// view's checkpoint, as read_view_checkpoint); `ec::storage_failure` (an
+  /// I/O error); `ec::storage_unavailable` (the database is closed).
   virtual result<std::optional<std::vector<std::uint8_t>>> read_view(std::string_view view,
                                                                      std::string_view key) = 0;
 

@@ -28,10 +28,12 @@ struct rocksdb_options {
   /// few may be lost to an OS crash or power loss. Group commit makes the
   /// synced case cheap per event (see bench/).
   bool sync = true;
-  /// How long an append waits for another writer's lock on the same entity
-  /// before retrying: 1000 ms.
+  /// How long a write waits for another writer's lock (an entity's head, a
+  /// view's checkpoint): 1000 ms. An append then retries; a view write
+  /// gives `ec::timeout` at once.
   std::chrono::milliseconds lock_timeout{1000};
-  /// How many times a lock timeout is retried before `ec::storage_failure`: 3.
+  /// How many times an append retries after its lock wait timed out, before
+  /// `ec::timeout`: 3.
   int lock_retries = 3;
   /// Block cache for reads: 64 MiB.
   std::size_t block_cache_bytes = 64u << 20;
@@ -39,8 +41,8 @@ struct rocksdb_options {
   /// 64 KiB (`ec::invalid_argument` otherwise).
   std::size_t write_buffer_bytes = 64u << 20;
   /// Open without writing anything, not even the lock (inspection tools,
-  /// possibly while another process writes). Appends fail with
-  /// `ec::storage_unavailable`. A missing database is an error.
+  /// possibly while another process writes). Appends and view writes fail
+  /// with `ec::storage_unavailable`. A missing database is an error.
   bool read_only = false;
   /// A write-ahead log damaged before its end makes open fail (default),
   /// because the acknowledged events after the damage would be lost. Set,
@@ -88,7 +90,11 @@ public:
   /// Corruption found while writing (a damaged table file met by a
   /// compaction) stops writes for good with `ec::storage_failure` saying
   /// so: no reopen loop; reads of intact entities go on.
-  /// A read-only store refuses with `ec::storage_unavailable`.
+  /// A read error (an I/O error) while an append checks its entity fails
+  /// that append alone with `ec::storage_failure`; writes go on. View writes
+  /// (reset_view, commit_view) stop, reopen and refuse alike. A read-only
+  /// store refuses with `ec::storage_unavailable` (a request without events
+  /// with `ec::invalid_argument`).
   result<std::uint64_t> append(const append_request& request) override;
   std::vector<result<std::uint64_t>>
   append_batch(std::span<const append_request> requests) override;

@@ -24,7 +24,10 @@ public:
   explicit view_reader(std::shared_ptr<event_store> store) : store_(std::move(store)) {}
 
   /// Returns the row at `key`, or nothing. Errors: `ec::decode_failure` for
-  /// a row that does not decode (naming view and key); the store's errors.
+  /// a row that does not decode (naming view and key); those of
+  /// `event_store::read_view`: `ec::invalid_argument` when `P::name` is
+  /// not a valid view name (see check_view_name), `ec::decode_failure`,
+  /// `ec::storage_failure`, `ec::storage_unavailable`.
   result<std::optional<row>> get(std::string_view key) const {
     auto bytes = store_->read_view(P::name, key);
     if (!bytes)
@@ -40,7 +43,8 @@ public:
   }
 
   /// Returns up to `limit` rows whose keys start with `prefix`, after key
-  /// `after`, in key order. Errors: as `get`.
+  /// `after`, in key order. Errors: as `get` (the store's are those of
+  /// `event_store::scan_view`).
   result<std::vector<std::pair<std::string, row>>> scan(std::string_view prefix,
                                                         std::string_view after = {},
                                                         std::size_t limit = 1'000) const {
@@ -59,7 +63,8 @@ public:
   }
 
   /// Returns the view's checkpoint (how far it is projected, by which
-  /// version), or nothing before its runner first started.
+  /// version), or nothing before its runner first started. Errors: those of
+  /// `event_store::read_view_checkpoint`.
   result<std::optional<view_checkpoint>> checkpoint() const {
     return store_->read_view_checkpoint(P::name);
   }
