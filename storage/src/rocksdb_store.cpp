@@ -330,10 +330,8 @@ struct rocksdb_store::impl {
              std::unordered_map<entity_id, std::uint64_t>& staged,
              std::unordered_map<std::string, std::uint64_t>& staged_commands,
              result<std::uint64_t>& out) {
-    if (request.events.empty()) {
-      out = failure::make(ec::invalid_argument,
-                          "append to entity " + to_string(request.entity)
-                            + " has no events");
+    if (auto refused = check_append(request)) {
+      out = std::move(*refused);
       return step::refused;
     }
     txn.SetSavePoint();
