@@ -2,10 +2,13 @@
 // erased aggregates' decode as an entity actor replays stored events.
 // Input: type name (u32 little-endian length, then the bytes) | payload (rest).
 // Each sample aggregate (bank_account, example, tally) decodes it, and so does
-// a fuzz-only event with one field of every supported type.
+// a fuzz-only event with one field of every supported type, and a fuzz-only
+// event at schema version 2 that upcasts from version 1 (the input is at 1).
 // Invariants: at most one of them knows the type name; a decoded event
-// re-encodes to the same type name and payload bytes (the encoding is
-// canonical); any other outcome is a decode_failure naming entity and version.
+// re-encodes to the same type name, payload bytes and schema version (the
+// encoding is canonical); the version-2 event decodes exactly when its
+// version-1 struct does, to that struct upcast; any other outcome is a
+// decode_failure naming entity and version.
 
 #include <string>
 #include <tuple>
@@ -38,6 +41,25 @@ struct every_field {
 
 using every_field_event = std::variant<every_field>;
 
+/// What schema version 1 of `chained` stored.
+struct chained_v1 {
+  static constexpr std::string_view type_name = "fuzz.chained";
+  std::string name;
+  std::int32_t count = 0;
+  auto fields() const { return std::tie(name, count); }
+};
+
+struct chained {
+  static constexpr std::string_view type_name = "fuzz.chained";
+  static constexpr std::uint32_t schema_version = 2;
+  using upcasts_from = chained_v1;
+  static chained upcast(chained_v1 old) { return {std::move(old.name), old.count, true}; }
+  std::string name;
+  std::int64_t count = 0;
+  bool upcast_done = false;
+  auto fields() const { return std::tie(name, count, upcast_done); }
+};
+
 void check_failure(const failure& error, const event_record& record) {
   FUZZ_CHECK(error.code == ec::decode_failure);
   FUZZ_CHECK(error.message.find(to_string(record.entity)) != std::string::npos);
@@ -47,6 +69,7 @@ void check_failure(const failure& error, const event_record& record) {
 void check_encoded(const encoded_event& again, const event_record& record) {
   FUZZ_CHECK(again.type == record.type);
   FUZZ_CHECK(again.payload == record.payload);
+  FUZZ_CHECK(again.schema_version == record.schema_version);
 }
 
 /// Returns 1 when aggregate `A` decoded `record`, 0 when it refused it.
@@ -81,6 +104,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ++known;
   } else {
     check_failure(decoded.error(), record);
+  }
+  auto old = decode<std::variant<chained_v1>>(record);
+  auto upcast = decode<std::variant<chained>>(record);
+  FUZZ_CHECK(old.ok() == upcast.ok());
+  if (old) {
+    check_encoded(encode(*old), record);
+    const auto& was = std::get<chained_v1>(*old);
+    const auto& now = std::get<chained>(*upcast);
+    FUZZ_CHECK(now.name == was.name && now.count == was.count && now.upcast_done);
+    ++known;
+  } else {
+    check_failure(old.error(), record);
+    check_failure(upcast.error(), record);
   }
   FUZZ_CHECK(known <= 1);
   return 0;

@@ -111,6 +111,25 @@ TEST_CASE("an event is one JSON line whose form is pinned", "[tools][admin]") {
     CHECK(parsed->record == record);
     CHECK(parsed->aggregate.empty());
   }
+  SECTION("a schema version other than 1 is written after the type, and read") {
+    record.schema_version = 3;
+    const std::string line =
+      R"({"entity":"10000000-0000-4000-8000-000000000001","version":2,"position":12,)"
+      R"("id":"ffeeddcc-bbaa-4988-8766-554433221100","type":"bank.deposited",)"
+      R"("schema_version":3,)"
+      R"("payload_base64":"ZAAAAAAAAAA=","timestamp_ns":1700000000123456789})";
+    CHECK(*admin::to_json_line(record) == line);
+    auto parsed = admin::parse_json_line(line);
+    REQUIRE(parsed.ok());
+    CHECK(parsed->record == record);
+    for (auto wrong : {"0", "-1", "4294967296", "\"3\"", "1.5"}) {
+      auto bad = line;
+      bad.replace(bad.find(":3,"), 3, std::string{":"} + wrong + ",");
+      auto refused = admin::parse_json_line(bad);
+      REQUIRE_FALSE(refused.ok());
+      CHECK_THAT(refused.error().message, Catch::Contains("'schema_version'"));
+    }
+  }
   SECTION("a line of a format 1 export, which has no position, parses") {
     const std::string line =
       R"({"entity":"10000000-0000-4000-8000-000000000001","version":2,)"

@@ -124,6 +124,59 @@ TEST_CASE("an event value round-trips, and a damaged one is a decode failure",
   CHECK_FALSE(decode_version("1234567", version));
 }
 
+TEST_CASE("an event's schema version round-trips: format 2 at version 1, as before, "
+          "format 3 from version 2",
+          "[storage][bad-input]") {
+  event_record record;
+  record.entity = uuid::random();
+  record.version = 4;
+  record.id = uuid::random();
+  record.type = "test.moved";
+  record.payload = {7, 8};
+  record.position = 3;
+  auto format2 = encode_event_value(record);
+  CHECK(format2[0] == 2);
+  CHECK(decode_event_value(record.entity, record.version, format2)->schema_version == 1);
+  // A value as written before schema versions existed, byte by byte:
+  // read at schema version 1, and written again alike.
+  const std::string before = "\x02" + std::string(16, '\x11') + std::string(8, '\0') + "\x05"
+                             + std::string(7, '\0') + std::string(48, '\0') + "\x03"
+                             + std::string(3, '\0') + "a.b" + "\x2a";
+  REQUIRE(before.size() == 1 + 16 + 8 + 8 + 48 + 4 + 3 + 1);
+  auto old = decode_event_value(record.entity, 1, before);
+  REQUIRE(old.ok());
+  CHECK(old->schema_version == 1);
+  CHECK(old->type == "a.b");
+  CHECK(old->position == 5);
+  CHECK(old->payload == std::vector<std::uint8_t>{0x2a});
+  CHECK(encode_event_value(*old) == before);
+
+  record.schema_version = 70'000;
+  auto format3 = encode_event_value(record);
+  CHECK(format3[0] == 3);
+  CHECK(format3.size() == format2.size() + 4);
+  auto decoded = decode_event_value(record.entity, record.version, format3);
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == record);
+  // Format 3 at schema version 0 or 1 is never written: damage.
+  for (std::uint8_t low : {0, 1}) {
+    auto damaged = format3;
+    auto at = 1 + 16 + 8 + 8 + 3 * 16;
+    damaged.replace(static_cast<std::size_t>(at), 4,
+                    std::string{static_cast<char>(low)} + std::string(3, '\0'));
+    auto refused = decode_event_value(record.entity, record.version, damaged);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ec::decode_failure);
+    CHECK_THAT(refused.error().message,
+               Catch::Contains("version 4")
+                 && Catch::Contains("format 3 at schema version " + std::to_string(low)));
+  }
+  auto truncated = decode_event_value(record.entity, record.version,
+                                      std::string_view{format3}.substr(0, 1 + 16 + 8 + 8 + 48 + 2));
+  REQUIRE_FALSE(truncated.ok());
+  CHECK(truncated.error().code == ec::decode_failure);
+}
+
 TEST_CASE("a log entry round-trips, and a damaged one is a decode failure naming its "
           "position",
           "[storage][bad-input]") {

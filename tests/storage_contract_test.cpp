@@ -232,6 +232,37 @@ TEMPLATE_TEST_CASE("read returns events in order and round-trips every field",
   CHECK(store.read(uuid::random())->empty());
 }
 
+TEMPLATE_TEST_CASE("an event's schema version is stored and read back, and version 0 is "
+                   "refused",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  auto entity = uuid::random();
+  auto request = make_append(entity, 0, 3);
+  request.events[1].schema_version = 2;
+  request.events[2].schema_version = 4'000'000'000;
+  REQUIRE(store.append(request).ok());
+  auto events = *store.read(entity);
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].schema_version == 1);
+  CHECK(events[1].schema_version == 2);
+  CHECK(events[2].schema_version == 4'000'000'000);
+  auto log = *store.read_all(0, 10);
+  REQUIRE(log.events.size() == 3);
+  CHECK(log.events == events);
+  auto zero = make_append(entity, 3, 2);
+  zero.events[1].schema_version = 0;
+  auto refused = store.append(zero);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ec::invalid_argument);
+  CHECK_THAT(refused.error().message, Catch::Contains("schema version 0"));
+  CHECK(*store.head(entity) == 3);
+  auto batch = store.append_batch(std::vector<append_request>{zero, make_append(entity, 3)});
+  REQUIRE(batch.size() == 2);
+  CHECK(batch[0].error().code == ec::invalid_argument);
+  CHECK(batch[1].ok());
+}
+
 TEMPLATE_TEST_CASE("a batch checks each append on its own", "[storage]", STORES) {
   TestType fixture;
   auto& store = *fixture.store;

@@ -532,6 +532,7 @@ void start_batch(entity_pointer self) {
           auto encoded = st.aggregate->encode(event);
           event_record record{st.id, 0, uuid::random(), std::move(encoded.type),
                               std::move(encoded.payload), timestamp};
+          record.schema_version = encoded.schema_version;
           record.command_id = envelope.command_id;
           record.correlation_id = envelope.correlation_id.is_nil() ? envelope.command_id
                                                                    : envelope.correlation_id;

@@ -29,6 +29,21 @@ std::vector<std::pair<uuid, std::uint64_t>> commands_of(const append_request& re
   return out;
 }
 
+std::optional<failure> check_append(const append_request& request) {
+  auto refuse = [&](const std::string& why) {
+    return failure::make(ec::invalid_argument,
+                         "append to entity " + to_string(request.entity) + " " + why);
+  };
+  if (request.events.empty())
+    return refuse("has no events");
+  for (std::size_t i = 0; i < request.events.size(); ++i)
+    if (request.events[i].schema_version == 0)
+      return refuse("has an event (the " + std::to_string(i + 1) + ". of "
+                    + std::to_string(request.events.size()) + ", type '"
+                    + request.events[i].type + "') at schema version 0; versions start at 1");
+  return std::nullopt;
+}
+
 failure duplicate_command(const entity_id& entity, const uuid& command,
                           std::uint64_t version) {
   auto f = failure::make(ec::duplicate_command,

@@ -5,10 +5,8 @@
 namespace cafes {
 
 result<std::uint64_t> memory_store::append_locked(const append_request& request) {
-  if (request.events.empty())
-    return failure::make(ec::invalid_argument,
-                         "append to entity " + to_string(request.entity)
-                           + " has no events");
+  if (auto refused = check_append(request))
+    return std::move(*refused);
   auto& stream = streams_[request.entity];
   auto actual = static_cast<std::uint64_t>(stream.size());
   if (actual != request.expected_version) {

@@ -174,15 +174,19 @@ std::string encode_event_value(const event_record& record) {
 
 std::string encode_event_value(const event_record& record, std::uint64_t position) {
   std::vector<std::uint8_t> bytes;
-  bytes.reserve(1 + 16 + 8 + 8 + 3 * 16 + 4 + record.type.size() + record.payload.size());
+  bool versioned = record.schema_version != 1;
+  bytes.reserve(1 + 16 + 8 + 8 + 3 * 16 + (versioned ? 4 : 0) + 4 + record.type.size()
+                + record.payload.size());
   byte_writer writer{bytes};
-  writer.write(event_format);
+  writer.write(versioned ? event_format_versioned : event_format);
   writer.write(record.id);
   writer.write(record.timestamp_ns);
   writer.write(position);
   writer.write(record.command_id);
   writer.write(record.correlation_id);
   writer.write(record.causation_id);
+  if (versioned)
+    writer.write(record.schema_version);
   writer.write(record.type);
   writer.write_raw(record.payload.data(), record.payload.size());
   return std::string{bytes.begin(), bytes.end()};
@@ -205,12 +209,21 @@ result<event_record> decode_event_value(const entity_id& entity,
   };
   if (!reader.read(format))
     return fail("empty value");
-  if (format != event_format)
+  if (format != event_format && format != event_format_versioned)
     return fail("unknown record format " + std::to_string(format));
   if (!reader.read(record.id) || !reader.read(record.timestamp_ns)
       || !reader.read(record.position) || !reader.read(record.command_id)
-      || !reader.read(record.correlation_id) || !reader.read(record.causation_id)
-      || !reader.read(record.type))
+      || !reader.read(record.correlation_id) || !reader.read(record.causation_id))
+    return fail("truncated header");
+  if (format == event_format_versioned) {
+    if (!reader.read(record.schema_version))
+      return fail("truncated header");
+    // Versions 0 and 1 never take format 3: such a value is damage, and
+    // refusing it keeps one value per record.
+    if (record.schema_version < 2)
+      return fail("format 3 at schema version " + std::to_string(record.schema_version));
+  }
+  if (!reader.read(record.type))
     return fail("truncated header");
   record.payload = reader.read_rest();
   return record;

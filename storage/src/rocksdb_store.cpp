@@ -59,12 +59,6 @@ failure translate(const rocksdb::Status& status, const std::string& context) {
   return failure::make(code, context + ": " + reason);
 }
 
-/// The `ec::invalid_argument` failure of an append without events.
-failure no_events(const append_request& request) {
-  return failure::make(ec::invalid_argument,
-                       "append to entity " + to_string(request.entity) + " has no events");
-}
-
 bool is_lock_contention(const rocksdb::Status& status) {
   return status.IsTimedOut() || status.IsBusy() || status.IsTryAgain()
          || status.IsDeadlock();
@@ -336,8 +330,8 @@ struct rocksdb_store::impl {
              std::unordered_map<entity_id, std::uint64_t>& staged,
              std::unordered_map<std::string, std::uint64_t>& staged_commands,
              result<std::uint64_t>& out) {
-    if (request.events.empty()) {
-      out = no_events(request);
+    if (auto refused = check_append(request)) {
+      out = std::move(*refused);
       return step::refused;
     }
     txn.SetSavePoint();
@@ -743,12 +737,13 @@ rocksdb_store::append_batch(std::span<const append_request> requests) {
     requests.size(), result<std::uint64_t>{std::uint64_t{0}});
   // A malformed request is refused as such even by a store that writes nothing.
   auto refuse_all = [&](const failure& reason) {
-    for (std::size_t i = 0; i < requests.size(); ++i)
-      out[i] = requests[i].events.empty()
-                 ? no_events(requests[i])
-                 : failure::make(reason.code, "append to entity "
-                                                + to_string(requests[i].entity) + ": "
-                                                + reason.message);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (auto malformed = check_append(requests[i]))
+        out[i] = std::move(*malformed);
+      else
+        out[i] = failure::make(reason.code, "append to entity " + to_string(requests[i].entity)
+                                              + ": " + reason.message);
+    }
     return out;
   };
   if (impl_->options.read_only)

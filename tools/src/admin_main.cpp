@@ -170,6 +170,8 @@ int run_history(rocksdb_store& store, const entity_id& entity, bool json) {
     std::string payload{event.payload.begin(), event.payload.end()};
     // The ids a writer may leave out follow only when given.
     std::string ids;
+    if (event.schema_version != 1)
+      ids += "  schema version " + std::to_string(event.schema_version);
     for (auto [name, id] : {std::pair{"command", &event.command_id},
                             std::pair{"correlation", &event.correlation_id},
                             std::pair{"causation", &event.causation_id}})

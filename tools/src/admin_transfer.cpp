@@ -20,9 +20,10 @@ constexpr char base64_alphabet[] =
 constexpr std::array<std::string_view, 6> fields{
   "entity", "version", "id", "type", "payload_base64", "timestamp_ns"};
 /// The fields a line may have: written since the global log (format 2)
-/// when known, nil ids and an empty aggregate left out.
-constexpr std::array<std::string_view, 5> optional_fields{
-  "position", "command_id", "correlation_id", "causation_id", "aggregate"};
+/// when known, nil ids and an empty aggregate left out; "schema_version"
+/// since schema versions, when not 1.
+constexpr std::array<std::string_view, 6> optional_fields{
+  "position", "command_id", "correlation_id", "causation_id", "aggregate", "schema_version"};
 
 failure bad_line(const std::string& why) {
   return failure::make(ec::decode_failure, why);
@@ -103,6 +104,8 @@ result<std::string> to_json_line(const event_record& record, std::string_view ag
     line["position"] = record.position;
   line["id"] = to_string(record.id);
   line["type"] = record.type;
+  if (record.schema_version != 1)
+    line["schema_version"] = record.schema_version;
   line["payload_base64"] = to_base64(record.payload);
   line["timestamp_ns"] = record.timestamp_ns;
   if (!record.command_id.is_nil())
@@ -182,6 +185,13 @@ result<json_event> parse_json_line(std::string_view line) {
   if (!type.is_string() || type.get_ref<const std::string&>().empty())
     return bad_line("'type' is not a non-empty string");
   record.type = type.get<std::string>();
+  if (json.contains("schema_version")) {
+    const auto& schema = json["schema_version"];
+    if (!schema.is_number_unsigned() || schema.get<std::uint64_t>() == 0
+        || schema.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max())
+      return bad_line("'schema_version' is not a whole number from 1 to 4294967295");
+    record.schema_version = static_cast<std::uint32_t>(schema.get<std::uint64_t>());
+  }
   const auto& payload = json["payload_base64"];
   std::optional<std::vector<std::uint8_t>> bytes;
   if (payload.is_string())

@@ -27,7 +27,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event_record& x) {
   return f(caf::meta::type_name("cafes.event_record"), x.entity, x.version,
            x.id, x.type, x.payload, x.timestamp_ns, x.position, x.command_id,
-           x.correlation_id, x.causation_id);
+           x.correlation_id, x.causation_id, x.schema_version);
 }
 
 template <class Inspector>

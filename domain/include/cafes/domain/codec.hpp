@@ -18,7 +18,11 @@
 // every member in declaration order: a struct whose fields() lists fewer
 // members than it has does not compile (nor does one whose listed types do
 // not fit its members in order).
+//
+// Events that change keep their old structs and convert from them: see
+// schema.hpp (schema versions and upcasters).
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <map>
@@ -33,20 +37,17 @@
 #include "cafes/domain/bytes.hpp"
 #include "cafes/domain/event_record.hpp"
 #include "cafes/domain/result.hpp"
+#include "cafes/domain/schema.hpp"
 
 namespace cafes {
 
-/// A struct usable as an event (see the file comment).
-template <class T>
-concept event_type = requires(const T& event) {
-  { T::type_name } -> std::convertible_to<std::string_view>;
-  event.fields();
-};
-
-/// An event's stored type name and payload, before it has a version.
+/// An event's stored type name, payload and schema version, before it has
+/// an entity version.
 struct encoded_event {
   std::string type;
   std::vector<std::uint8_t> payload;
+  /// The schema version of the struct that wrote the payload (schema.hpp).
+  std::uint32_t schema_version = 1;
 };
 
 namespace detail {
@@ -225,7 +226,8 @@ result<Event> decode_payload(const event_record& record) {
     fields);
   auto fail = [&](std::string_view what) {
     return failure::make(ec::decode_failure,
-                         "cannot decode event '" + record.type + "' of entity "
+                         "cannot decode event '" + record.type + "' (schema version "
+                           + std::to_string(record.schema_version) + ") of entity "
                            + to_string(record.entity) + " at version "
                            + std::to_string(record.version) + ": "
                            + std::string{what});
@@ -243,56 +245,125 @@ result<Event> decode_payload(const event_record& record) {
     std::move(fields));
 }
 
+/// Whether `E` and every older struct of its chain (schema.hpp) list every
+/// member in `fields()`.
+template <class E>
+constexpr bool chain_lists_every_member() {
+  if constexpr (upcasting<E>)
+    return lists_every_member<E> && chain_lists_every_member<typename E::upcasts_from>();
+  else
+    return lists_every_member<E>;
+}
+
+/// Decodes `record` as `E` or, through `E`'s upcasters, as the older struct
+/// of `E`'s chain with the record's type name and schema version, then
+/// upcasts it step by step to `E`. Returns nothing when no struct of the
+/// chain has that type name and version; a failure when that struct's
+/// payload does not decode.
+template <event_type E>
+std::optional<result<E>> decode_chain(const event_record& record) {
+  if (record.type == E::type_name && record.schema_version == schema_version_of<E>())
+    return decode_payload<E>(record);
+  if constexpr (upcasting<E>) {
+    auto older = decode_chain<typename E::upcasts_from>(record);
+    if (!older)
+      return std::nullopt;
+    if (!*older)
+      return result<E>{std::move(*older).error()};
+    return result<E>{E::upcast(std::move(**older))};
+  }
+  return std::nullopt;
+}
+
+/// The decode_failure for `record`, which no alternative of `Variant` reads.
+template <class Variant>
+failure undecodable(const event_record& record) {
+  std::vector<std::uint32_t> known;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    (add_known_versions<std::variant_alternative_t<I, Variant>>(record.type, known), ...);
+  }(std::make_index_sequence<std::variant_size_v<Variant>>{});
+  auto where = " of entity " + to_string(record.entity) + " at version "
+               + std::to_string(record.version);
+  auto stored = " schema version " + std::to_string(record.schema_version);
+  if (known.empty())
+    return failure::make(ec::decode_failure,
+                         "unknown event type '" + record.type + "' (" + stored.substr(1)
+                           + ")" + where);
+  std::sort(known.begin(), known.end());
+  std::string versions;
+  for (auto version : known)
+    versions += (versions.empty() ? "" : ", ") + std::to_string(version);
+  auto why = record.schema_version > known.back()
+               ? " is newer than this code knows (a newer writer stored it)"
+               : " has no struct (and upcaster) in this code";
+  return failure::make(ec::decode_failure,
+                       "event '" + record.type + "'" + where + ":" + stored + why
+                         + "; it reads schema versions " + versions);
+}
+
 } // namespace detail
 
-/// Returns the type name and payload bytes of `event` (one alternative of an
-/// event variant). Cannot fail.
+/// Returns the type name, payload bytes and schema version of `event` (one
+/// alternative of an event variant): always the current struct's. Cannot
+/// fail.
 template <class... Events>
 encoded_event encode(const std::variant<Events...>& event) {
   return std::visit(
     [](const auto& alternative) {
       using event_t = std::remove_cvref_t<decltype(alternative)>;
       return encoded_event{std::string{event_t::type_name},
-                           detail::encode_payload(alternative)};
+                           detail::encode_payload(alternative),
+                           schema_version_of<event_t>()};
     },
     event);
 }
 
-/// Decodes `record` into the variant alternative whose `type_name` equals
-/// `record.type`. Errors: `ec::decode_failure` (naming the entity and
-/// version) when no alternative has that type name, when the payload is too
-/// short or malformed, or when bytes are left over.
+/// Decodes `record` into the variant alternative whose chain (the struct
+/// and the older structs it upcasts from, see schema.hpp) holds a struct
+/// with the record's type name and schema version; an older struct is
+/// decoded, then upcast to the alternative. The first such alternative
+/// wins. Errors: `ec::decode_failure` naming the type, the stored schema
+/// version, the entity and its version when no alternative knows the type
+/// name, when the schema version is newer than the code knows or older with
+/// no struct to read it, when the payload is too short or malformed, or
+/// when bytes are left over.
 template <class Variant>
 result<Variant> decode(const event_record& record) {
   return [&]<std::size_t... I>(std::index_sequence<I...>) -> result<Variant> {
+    static_assert((detail::check_chain<std::variant_alternative_t<I, Variant>>() && ...));
+    static_assert(
+      (detail::chain_lists_every_member<std::variant_alternative_t<I, Variant>>() && ...),
+      "fields() must list every member, in the older structs of a chain too");
     std::optional<result<Variant>> out;
     auto try_one = [&]<std::size_t Index>() {
       using event_t = std::variant_alternative_t<Index, Variant>;
-      if (out || record.type != event_t::type_name)
+      if (out)
         return;
-      auto decoded = detail::decode_payload<event_t>(record);
-      if (decoded)
-        out.emplace(Variant{std::in_place_index<Index>, std::move(*decoded)});
+      auto decoded = detail::decode_chain<event_t>(record);
+      if (!decoded)
+        return;
+      if (*decoded)
+        out.emplace(Variant{std::in_place_index<Index>, std::move(**decoded)});
       else
-        out.emplace(std::move(decoded).error());
+        out.emplace(std::move(*decoded).error());
     };
     (try_one.template operator()<I>(), ...);
     if (out)
       return std::move(*out);
-    return failure::make(ec::decode_failure,
-                         "unknown event type '" + record.type + "' for entity "
-                           + to_string(record.entity) + " at version "
-                           + std::to_string(record.version));
+    return detail::undecodable<Variant>(record);
   }(std::make_index_sequence<std::variant_size_v<Variant>>{});
 }
 
-/// Returns the stored type names of `Variant`'s alternatives (event or
-/// row structs), in order. The views point to static strings.
+/// Returns the stored type names of `Variant`'s alternatives (event or row
+/// structs), in order, each followed by the other names of its chain (a
+/// renamed event's old names, see schema.hpp) that are not listed yet: what
+/// a reader filters the log by. The views point to static strings.
 template <class Variant>
 std::vector<std::string_view> type_names() {
   return []<std::size_t... I>(std::index_sequence<I...>) {
-    return std::vector<std::string_view>{
-      std::string_view{std::variant_alternative_t<I, Variant>::type_name}...};
+    std::vector<std::string_view> out;
+    (detail::add_chain_names<std::variant_alternative_t<I, Variant>>(out), ...);
+    return out;
   }(std::make_index_sequence<std::variant_size_v<Variant>>{});
 }
 

@@ -34,15 +34,20 @@ public:
   /// Applies one event (holding `A::event`) to `state` in place.
   virtual void evolve(std::any& state, const std::any& event) const = 0;
 
-  /// Returns the stored form of one event (holding `A::event`).
+  /// Returns the stored form of one event (holding `A::event`): its type
+  /// name, payload and current schema version.
   virtual encoded_event encode(const std::any& event) const = 0;
 
-  /// Decodes a stored record. Errors: `ec::decode_failure`.
+  /// Decodes a stored record into an `A::event`, upcasting an older schema
+  /// version (see schema.hpp). Errors: `ec::decode_failure` as
+  /// `cafes::decode` gives it (an unknown type or schema version, a
+  /// malformed payload).
   virtual result<std::any> decode(const event_record& record) const = 0;
 
   /// Returns the stored type names of the aggregate's events, in the order of
   /// its event variant (what a tool needs to tell an unknown type from a
-  /// malformed payload). The views point to static strings.
+  /// malformed payload), old names of renamed events after the current
+  /// ones. The views point to static strings.
   virtual std::vector<std::string_view> event_types() const = 0;
 };
 

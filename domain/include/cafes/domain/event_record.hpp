@@ -35,6 +35,10 @@ struct event_record {
   /// What caused the command that decided this event: for a command sent in
   /// reaction to an event, that event's id (nil: none given).
   uuid causation_id{};
+  /// The version of the event type's schema the payload was written with
+  /// (the struct's `schema_version`, see schema.hpp); 1 for events stored
+  /// before schema versions existed. Selects the upcasters on decoding.
+  std::uint32_t schema_version = 1;
 
   friend bool operator==(const event_record&, const event_record&) = default;
 };

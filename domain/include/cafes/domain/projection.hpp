@@ -36,10 +36,27 @@
 
 namespace cafes {
 
+namespace detail {
+
+/// Whether no row struct of the variant `Row` declares a schema version or
+/// an upcaster: rows are not stored with one. A projection whose rows change
+/// bumps its `version` instead, and its view is rebuilt.
+template <class Row>
+struct unversioned_rows;
+
+template <class... Rows>
+struct unversioned_rows<std::variant<Rows...>> {
+  static constexpr bool value = ((schema_version_of<Rows>() == 1 && !upcasting<Rows>) && ...);
+};
+
+} // namespace detail
+
 /// A row's stored bytes: its type name (u32 LE length, then the bytes), then
 /// its payload, as the event codec encodes it.
 template <class Row>
 std::vector<std::uint8_t> encode_row(const Row& row) {
+  static_assert(detail::unversioned_rows<Row>::value,
+                "rows have no schema versions: bump the projection's version instead");
   auto encoded = encode(row);
   std::vector<std::uint8_t> out;
   byte_writer writer{out};
@@ -54,6 +71,8 @@ std::vector<std::uint8_t> encode_row(const Row& row) {
 template <class Row>
 result<Row> decode_row(std::string_view view_name, std::string_view key,
                        const std::vector<std::uint8_t>& bytes) {
+  static_assert(detail::unversioned_rows<Row>::value,
+                "rows have no schema versions: bump the projection's version instead");
   byte_reader reader{bytes.data(), bytes.size()};
   event_record record;
   auto fail = [&](const std::string& why) {

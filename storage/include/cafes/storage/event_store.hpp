@@ -25,8 +25,8 @@ struct append_request {
   /// The entity's version the writer saw; 0 means the entity must not exist.
   std::uint64_t expected_version = 0;
   /// Events to store at versions expected_version+1, +2, ... The store sets
-  /// each record's `entity`, `version` and `position`; the rest is stored
-  /// as given.
+  /// each record's `entity`, `version` and `position`; the rest (the schema
+  /// version too) is stored as given.
   std::vector<event_record> events;
   /// The name of the entity's aggregate, kept in the global log so that it
   /// can be filtered by aggregate (see log_filter); may be empty.
@@ -41,6 +41,11 @@ struct append_request {
 /// The distinct non-nil command ids of `request`'s events, each with the
 /// version its last event gets when the request is stored at `expected_version`.
 std::vector<std::pair<uuid, std::uint64_t>> commands_of(const append_request& request);
+
+/// Returns the `ec::invalid_argument` failure for a request that no store
+/// takes (no events, or an event at schema version 0), or nothing when it
+/// is fine.
+std::optional<failure> check_append(const append_request& request);
 
 /// Returns the `ec::duplicate_command` failure for command `command` of
 /// `entity`, which got version `version` the first time.
@@ -152,7 +157,8 @@ public:
   /// Appends all of `request.events` or none. Returns the entity's new version
   /// (expected_version + number of events).
   /// Errors (nothing is written on any but `ec::unknown_outcome`):
-  /// - `ec::invalid_argument` when `events` is empty (whatever the version).
+  /// - `ec::invalid_argument` when `events` is empty or one is at schema
+  ///   version 0 (see check_append), whatever the version.
   /// - `ec::conflict` when the entity's version is not `expected_version`
   ///   (carrying the entity, expected and actual version and, when the
   ///   entity is ahead by at most `missed_events_cap`, the events after the

@@ -16,7 +16,13 @@
 // Event value: format (1 byte = 2) | event id (16) | timestamp_ns (8, LE)
 //              | position (8, LE) | command id (16) | correlation id (16)
 //              | causation id (16) | type (u32 LE length + bytes)
-//              | payload (rest).
+//              | payload (rest): an event at schema version 1.
+//              Format 3, for schema versions 2 and up only: the same with
+//              the schema version (u32 LE) after the causation id.
+// Events at schema version 1 (all events before schema versions existed)
+// keep format 2, so their values are as before, cost no byte more, and a
+// build that knows only format 2 still reads them (it refuses format 3
+// with a decode_failure naming the entity and version).
 // Head value, last position, a command's version (that of its last event):
 // 8 bytes, big-endian. Command keys exist for non-nil command ids only.
 // A view's id is the name-based UUID of its name (view_id). A view's rows
@@ -46,7 +52,9 @@ inline constexpr char position_prefix = 'p';
 inline constexpr char command_prefix = 'c';
 inline constexpr char view_checkpoint_prefix = 'k';
 inline constexpr char view_row_prefix = 'r';
+/// Event values of schema version 1; `event_format_versioned` for the rest.
 inline constexpr std::uint8_t event_format = 2;
+inline constexpr std::uint8_t event_format_versioned = 3;
 inline constexpr std::uint8_t view_checkpoint_format = 1;
 inline constexpr std::uint8_t log_entry_format = 1;
 /// Bytes every key of one entity starts with (kind, then the id); the store
@@ -120,16 +128,19 @@ std::string encode_log_entry(const log_entry& entry);
 result<log_entry> decode_log_entry(std::uint64_t position, std::string_view value);
 
 /// Returns the stored value of `record` (entity and version live in the key),
-/// with its `position`.
+/// with its `position`: format 2 at schema version 1, else format 3.
+/// Precondition: `record.schema_version` is not 0 (appends refuse it).
 std::string encode_event_value(const event_record& record);
 
 /// Returns the stored value of `record` at global position `position`
 /// (whatever `record.position` says).
 std::string encode_event_value(const event_record& record, std::uint64_t position);
 
-/// Rebuilds a record from its key's entity and version and its stored value.
+/// Rebuilds a record from its key's entity and version and its stored value
+/// (a format 2 value is at schema version 1).
 /// Errors: `ec::decode_failure` naming the entity and version (an unknown
-/// format, a truncated header).
+/// format, a truncated header, a format 3 value at schema version 0 or 1,
+/// which `encode_event_value` never writes).
 result<event_record> decode_event_value(const entity_id& entity,
                                         std::uint64_t version,
                                         std::string_view value);

@@ -4,14 +4,16 @@
 // in version order):
 //
 //   {"entity":"<uuid>","version":1,"position":1,"id":"<uuid>",
-//    "type":"bank.opened","payload_base64":"AwAAAGFkYQ==",
+//    "type":"bank.opened","schema_version":2,"payload_base64":"AwAAAGFkYQ==",
 //    "timestamp_ns":1700000000000000000,"command_id":"<uuid>",
 //    "correlation_id":"<uuid>","causation_id":"<uuid>","aggregate":"<name>"}
 //
 // "position" and the three ids came with the global log (database format 2):
 // the ids are left out when nil, and import reads lines without them (an
 // export of format 1 had none, and went entity by entity in id order). Import
-// gives each event a new position, in line order. "aggregate" is read by
+// gives each event a new position, in line order. "schema_version" (see
+// cafes/domain/schema.hpp) is written when not 1, and a line without it is
+// at version 1. "aggregate" is read by
 // import when present but not written by export: read_all does not return
 // it. Exporting, importing into an empty store and exporting again gives the
 // same bytes.
@@ -43,8 +45,8 @@ std::string to_base64(const std::vector<std::uint8_t>& bytes);
 std::optional<std::vector<std::uint8_t>> from_base64(std::string_view text);
 
 /// Returns `record` as one JSON object on one line, without a newline: its
-/// position when not 0, its command, correlation and causation ids when not
-/// nil, `aggregate` when not empty. Errors: `ec::decode_failure` (naming the
+/// position when not 0, its schema version when not 1, its command,
+/// correlation and causation ids when not nil, `aggregate` when not empty. Errors: `ec::decode_failure` (naming the
 /// entity and version) for a type or aggregate name that is not UTF-8,
 /// which JSON cannot carry.
 result<std::string> to_json_line(const event_record& record,
@@ -52,7 +54,8 @@ result<std::string> to_json_line(const event_record& record,
 
 /// One line of an export, parsed.
 struct json_event {
-  /// Nil ids and position 0 for the fields the line leaves out.
+  /// Nil ids, position 0 and schema version 1 for the fields the line
+  /// leaves out.
   event_record record;
   /// The aggregate's name; empty when the line has none.
   std::string aggregate;
@@ -61,9 +64,9 @@ struct json_event {
 /// Parses one line written by `to_json_line` (or by the format 1 export):
 /// an object with its six fields entity, version, id, type, payload_base64
 /// and timestamp_ns, and any of position, command_id, correlation_id,
-/// causation_id and aggregate. Errors: `ec::decode_failure` saying which
-/// field is missing, unexpected or wrong (the message does not name the
-/// line: the caller knows it).
+/// causation_id, aggregate and schema_version. Errors: `ec::decode_failure`
+/// saying which field is missing, unexpected or wrong (the message does not
+/// name the line: the caller knows it).
 result<json_event> parse_json_line(std::string_view line);
 
 /// What an export wrote.
