@@ -1,0 +1,22 @@
+# Fails when the README's first code block after "## Example" is not the
+# file FILE, character for character (the README quotes it, never
+# paraphrases). Run: cmake -DREADME=... -DFILE=... -P readme_quoted.cmake
+file(READ "${README}" readme)
+file(READ "${FILE}" source)
+string(FIND "${readme}" "\n## Example\n" section)
+if(section EQUAL -1)
+  message(FATAL_ERROR "no '## Example' section in ${README}")
+endif()
+string(SUBSTRING "${readme}" ${section} -1 readme)
+string(FIND "${readme}" "```cpp\n" open)
+if(open EQUAL -1)
+  message(FATAL_ERROR "no cpp code block after '## Example' in ${README}")
+endif()
+math(EXPR open "${open} + 7")
+string(SUBSTRING "${readme}" ${open} -1 readme)
+string(FIND "${readme}" "```\n" close)
+string(SUBSTRING "${readme}" 0 ${close} quoted)
+if(NOT quoted STREQUAL source)
+  message(FATAL_ERROR "the README's first example is not ${FILE} as it is: copy the file into it")
+endif()
+message(STATUS "the README quotes ${FILE} whole")
