@@ -6,13 +6,15 @@
 
 #include <atomic>
 #include <string>
+#include <thread>
 #include <variant>
 
-#include <caf/sec.hpp>
+#include <caf/all.hpp>
 
 #include "cafes/actors/application.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
+#include "gated_store.hpp"
 
 using namespace cafes;
 
@@ -338,4 +340,37 @@ TEST_CASE("a CAF error that is not one of ours maps to actor_error", "[conflict]
   CHECK(back.actual_version == 3);
   CHECK(back.missed_events == conflict.missed_events);
   CHECK(back.message == conflict.message);
+}
+
+TEST_CASE("an entity actor does not passivate while it reads a conflict's missed events",
+          "[conflict]") {
+  // A store whose appends wait for a device: the read goes to the storage
+  // actor, and the gate holds it there while the actor's idle time passes.
+  auto gated = std::make_shared<testing::gated_store>(std::make_shared<memory_store>(), true);
+  application_config config;
+  config.idle_timeout = std::chrono::milliseconds{100};
+  application app{gated, config};
+  auto logs = app.entities<line_log>();
+  auto id = uuid::random();
+  logs.create(id, line_log::add{"a"});
+  logs.execute(id, line_log::add{"b"});
+
+  caf::scoped_actor self{app.system()};
+  gated->close_gate();
+  auto pending = logs.ref(id).execute(self.ptr(), line_log::add{"stale"}, std::uint64_t{1},
+                                      caf::duration{std::chrono::seconds{20}});
+  REQUIRE(gated->wait_for_waiting(1)); // the missed-event read is held
+  // Many idle timeouts pass: without the hold, the actor passivates and
+  // its answer is lost (the request then times out: ec::timeout).
+  std::this_thread::sleep_for(std::chrono::milliseconds{600});
+  gated->open_gate();
+  pending.receive([](entity_snapshot&) { FAIL("a stale command was applied"); },
+                  [&](caf::error& err) {
+                    auto f = to_failure(err);
+                    CHECK(f.code == ec::conflict);
+                    CHECK(f.entity == id);
+                    REQUIRE(f.missed_events.size() == 1);
+                    CHECK(f.missed_events[0].version == 2);
+                  });
+  CHECK(logs.get(id).version == 2);
 }

@@ -85,9 +85,10 @@ struct entity_state {
   bool stop_requested = false;
   /// A decide message to ourselves is queued (see enqueue).
   bool decide_sent = false;
-  /// Answers held until projections catch up (read-your-writes): the
-  /// actor does not stop or passivate before they are given.
-  std::uint32_t projection_waits = 0;
+  /// Answers held for something else's answer (read-your-writes
+  /// projections, a conflict's missed events): the actor does not stop or
+  /// passivate before they are given.
+  std::uint32_t held_answers = 0;
 };
 
 using entity_pointer = entity_actor::stateful_pointer<entity_state>;
@@ -273,9 +274,9 @@ void answer_after_projections(entity_pointer self, decided& d) {
     awaiting{std::move(d.request.promise), std::move(d.snapshot),
              envelope.await_projections.size()});
   const auto timeout = envelope.await_timeout;
-  ++self->state.projection_waits;
+  ++self->state.held_answers;
   auto settle = [self] {
-    if (--self->state.projection_waits == 0 && self->state.stop_requested)
+    if (--self->state.held_answers == 0 && self->state.stop_requested)
       process(self); // it may stop now
   };
   for (const auto& awaited : envelope.await_projections) {
@@ -344,6 +345,11 @@ void answer_conflict(entity_pointer self, snapshot_promise promise, failure refu
     answer(promise, refused);
     return;
   }
+  ++st.held_answers;
+  auto settle = [self] {
+    if (--self->state.held_answers == 0 && self->state.stop_requested)
+      process(self); // it may stop now
+  };
   self->request(storage.actor, storage_timeout(st.context->options), read_atom::value, st.id,
                 from, to)
     .then(
@@ -351,9 +357,11 @@ void answer_conflict(entity_pointer self, snapshot_promise promise, failure refu
         if (events.size() == to - refused.expected_version)
           refused.missed_events = std::move(events);
         answer(promise, refused);
+        settle();
       },
       [=](caf::error&) mutable {
         answer(promise, refused); // the versions only: still a conflict
+        settle();
       });
 }
 
@@ -570,7 +578,7 @@ void process(entity_pointer self) {
   auto& st = self->state;
   while (!st.flight && !st.busy) {
     if (st.waiting.empty()) {
-      if (st.stop_requested && st.projection_waits == 0)
+      if (st.stop_requested && st.held_answers == 0)
         self->quit();
       return;
     }
@@ -632,7 +640,7 @@ entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
     },
     caf::after(idle) >> [=] {
       auto& st = self->state;
-      if (st.passivation_requested || st.projection_waits > 0)
+      if (st.passivation_requested || st.held_answers > 0)
         return;
       if (auto registry = st.context->registry.lock()) {
         st.passivation_requested = true;
