@@ -38,7 +38,7 @@ auto request_example(caf::scoped_actor& self, const Registry& registry, const en
   if (expected == 0)
     command = example::create{"bar1"};
   return self->request(registry, caf::infinite, execute_atom::value, id,
-                       command_envelope{std::move(command), expected});
+                       command_envelope{encode_command(command), expected});
 }
 
 /// An answer handler that checks the snapshot's version.
@@ -507,7 +507,8 @@ struct outcomes {
 void change_all(caf::event_based_actor* self, registry_actor registry,
                 std::vector<entity_id> ids, std::shared_ptr<outcomes> seen) {
   for (const auto& id : ids) {
-    command_envelope change{example::entity::command{example::change_foo{"bar2"}}, 1};
+    command_envelope change{encode_command(example::entity::command{example::change_foo{"bar2"}}),
+                            1};
     auto record = [=](failure f) {
       std::lock_guard guard{seen->mutex};
       seen->answers.emplace_back(id, std::move(f));

@@ -319,7 +319,7 @@ public:
   /// Creates entity `id` (which must not exist) by running `command`.
   /// Throws concurrency_error when `id` exists, cafes_error otherwise.
   copy<A> create(const entity_id& id, typename A::command command) {
-    return unwrap(app_->call(shard(id), id, command_envelope{std::move(command), 0}));
+    return unwrap(app_->call(shard(id), id, command_envelope{encode_command(command), 0}));
   }
 
   /// Returns a copy of entity `id`. Throws cafes_error with ec::not_found for
@@ -379,7 +379,7 @@ public:
 
   /// As `create(id, command)`: ec::conflict (expected 0) when `id` exists.
   result<copy<A>> try_create(const entity_id& id, typename A::command command) {
-    return typed(app_->call(shard(id), id, command_envelope{std::move(command), 0}));
+    return typed(app_->call(shard(id), id, command_envelope{encode_command(command), 0}));
   }
 
   /// As `get(id)`.
@@ -453,7 +453,7 @@ private:
   static result<copy<A>> typed(result<entity_snapshot> snapshot) {
     if (!snapshot)
       return std::move(snapshot).error();
-    return entity_ref<A>::copy_of(std::move(*snapshot));
+    return entity_ref<A>::copy_of(*snapshot);
   }
 
   static copy<A> unwrap(result<entity_snapshot> snapshot) {
@@ -465,7 +465,7 @@ private:
 
   static command_envelope envelope(typename A::command command, std::uint64_t expected,
                                    const command_ids& ids) {
-    return command_envelope{std::move(command), expected, ids.command, ids.correlation,
+    return command_envelope{encode_command(command), expected, ids.command, ids.correlation,
                             ids.causation};
   }
 

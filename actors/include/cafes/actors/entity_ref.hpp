@@ -45,11 +45,11 @@ public:
   template <class Self>
   auto execute(Self* self, typename A::command command, std::uint64_t expected = any_version,
                caf::duration timeout = caf::duration{caf::infinite}) const {
-    return execute(self, command_envelope{std::move(command), expected}, timeout);
+    return execute(self, command_envelope{encode_command(command), expected}, timeout);
   }
 
   /// As above with every field of the envelope (ids, read-your-writes);
-  /// `envelope.command` must hold an `A::command`.
+  /// `envelope.command` must be an encoded `A::command` (encode_command).
   template <class Self>
   auto execute(Self* self, command_envelope envelope,
                caf::duration timeout = caf::duration{caf::infinite}) const {
@@ -63,10 +63,13 @@ public:
   }
 
   /// Returns the typed copy in `snapshot`, an answer of this aggregate's
-  /// entity actor.
-  static copy<A> copy_of(entity_snapshot snapshot) {
-    return copy<A>{snapshot.id, snapshot.version,
-                   std::any_cast<typename A::state>(std::move(snapshot.state)),
+  /// entity actor. Errors: ec::decode_failure when its state is not one of
+  /// this aggregate (another aggregate's entity answered, or other code).
+  static result<copy<A>> copy_of(const entity_snapshot& snapshot) {
+    auto state = decode_state<typename A::state>(snapshot.state, A::name);
+    if (!state)
+      return std::move(state).error();
+    return copy<A>{snapshot.id, snapshot.version, std::move(*state),
                    snapshot.command_version};
   }
 

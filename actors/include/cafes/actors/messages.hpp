@@ -1,7 +1,6 @@
 #pragma once
 // What crosses between clients, registries and entity actors.
 
-#include <any>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -10,6 +9,7 @@
 
 #include <caf/actor.hpp>
 
+#include "cafes/domain/protocol_codec.hpp"
 #include "cafes/domain/uuid.hpp"
 
 namespace cafes {
@@ -26,11 +26,13 @@ struct awaited_projection {
   caf::actor runner;
 };
 
-/// A command for an entity actor. `command` holds the aggregate's
-/// `A::command`; commands only ever travel between actors of one process, so
-/// they are not serialized (events are: see event_record).
+/// A command for an entity actor. `command` is one of the aggregate's
+/// commands, encoded like an event (protocol_codec.hpp), so that the
+/// envelope can cross a process; the entity actor decodes it (a command of
+/// another aggregate is ec::invalid_argument, bytes that do not decode
+/// ec::decode_failure).
 struct command_envelope {
-  std::any command;
+  encoded_command command;
   /// The version the sender's copy has; a different current version gives a
   /// conflict. `any_version` skips the check.
   std::uint64_t expected_version = any_version;
@@ -52,11 +54,12 @@ struct command_envelope {
   std::chrono::milliseconds await_timeout{5'000};
 };
 
-/// An entity's state at one version. `state` holds the aggregate's `A::state`.
+/// An entity's state at one version. `state` is the aggregate's `A::state`,
+/// encoded (protocol_codec.hpp; `entity_ref<A>::copy_of` decodes it).
 struct entity_snapshot {
   entity_id id;
   std::uint64_t version = 0;
-  std::any state;
+  encoded_state state;
   /// In the answer to a command: the version its last event got (for a
   /// command with an id that was applied before, the version it got then);
   /// 0 when it produced no events, and for a get.
