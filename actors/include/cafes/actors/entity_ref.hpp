@@ -9,21 +9,10 @@
 #include <caf/duration.hpp>
 
 #include "cafes/actors/registry.hpp"
+#include "cafes/actors/repository.hpp"
 #include "cafes/domain/aggregate.hpp"
 
 namespace cafes {
-
-/// A copy of an entity's state at a version.
-template <class A>
-struct copy {
-  entity_id id;
-  std::uint64_t version = 0;
-  typename A::state state;
-  /// After a command: the version its last event got (for a command with
-  /// an id applied before: the version it got then); 0 when it produced no
-  /// events, or after a get.
-  std::uint64_t command_version = 0;
-};
 
 /// Entity `id` of aggregate `A` (see application::ref). Cheap to copy.
 template <aggregate A>
