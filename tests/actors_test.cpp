@@ -38,7 +38,7 @@ auto request_example(caf::scoped_actor& self, const Registry& registry, const en
   if (expected == 0)
     command = example::create{"bar1"};
   return self->request(registry, caf::infinite, execute_atom::value, id,
-                       command_envelope{std::move(command), expected});
+                       command_envelope{encode_command(command), expected});
 }
 
 /// An answer handler that checks the snapshot's version.
@@ -87,6 +87,75 @@ TEST_CASE("a stale copy gets a concurrency error and writes nothing", "[actors]"
   examples.execute(refreshed, example::change_foo{"bar3"});
   CHECK(examples.get(a.id).state.foo == "bar3");
   CHECK(store->read(a.id)->size() == 3);
+}
+
+TEST_CASE("an entity actor refuses a command of another aggregate and bytes that "
+          "do not decode",
+          "[actors]") {
+  auto store = rocksdb_in_memory();
+  application app{store};
+  auto accounts = app.entities<bank::account>();
+  auto ada = accounts.create(bank::open{"ada"});
+  caf::scoped_actor self{app.system()};
+  auto send = [&](encoded_command command) {
+    std::optional<failure> refused;
+    self->request(accounts.shard(ada.id), caf::infinite, execute_atom::value, ada.id,
+                  command_envelope{std::move(command), ada.version})
+      .receive([&](entity_snapshot&) {}, [&](caf::error& err) { refused = to_failure(err); });
+    return refused;
+  };
+  auto foreign = send(encode_command(example::entity::command{example::discard{}}));
+  REQUIRE(foreign);
+  CHECK(foreign->code == ec::invalid_argument);
+  CHECK_THAT(foreign->message, Catch::Contains("example.discard"));
+  CHECK(foreign->entity == ada.id);
+  auto garbage = encode_command(bank::account::command{bank::deposit{5}});
+  garbage.payload.resize(3);
+  auto damaged = send(garbage);
+  REQUIRE(damaged);
+  CHECK(damaged->code == ec::decode_failure);
+  // The actor lives on: the next command is applied.
+  accounts.execute(ada, bank::deposit{5});
+  CHECK(ada.version == 2);
+  CHECK(ada.state.balance == 5);
+}
+
+TEST_CASE("command envelopes and snapshots survive CAF's binary serialization",
+          "[actors]") {
+  auto store = rocksdb_in_memory();
+  application app{store};
+  command_envelope sent{encode_command(bank::account::command{bank::withdraw{7}}), 3,
+                        uuid::random(), uuid::random(), uuid::random()};
+  sent.await_timeout = std::chrono::milliseconds{1234};
+  std::vector<char> bytes;
+  caf::binary_serializer sink{app.system(), bytes};
+  REQUIRE_FALSE(sink(sent));
+  command_envelope received;
+  caf::binary_deserializer source{app.system(), bytes};
+  REQUIRE_FALSE(source(received));
+  CHECK(received.command.type == "bank.withdraw");
+  CHECK(received.command.payload == sent.command.payload);
+  CHECK(received.expected_version == 3);
+  CHECK(received.command_id == sent.command_id);
+  CHECK(received.causation_id == sent.causation_id);
+  CHECK(received.await_timeout == sent.await_timeout);
+  auto decoded = erase<bank::account>()->decode_command(received.command);
+  REQUIRE(decoded.ok());
+
+  entity_snapshot snapshot{uuid::random(), 4,
+                           encode_state(bank::state{true, false, "ada", 9}, "bank_account"), 4};
+  std::vector<char> more;
+  caf::binary_serializer out{app.system(), more};
+  REQUIRE_FALSE(out(snapshot));
+  entity_snapshot back;
+  caf::binary_deserializer in{app.system(), more};
+  REQUIRE_FALSE(in(back));
+  auto copy = entity_ref<bank::account>::copy_of(back);
+  REQUIRE(copy.ok());
+  CHECK(copy->id == snapshot.id);
+  CHECK(copy->version == 4);
+  CHECK(copy->state.owner == "ada");
+  CHECK(copy->state.balance == 9);
 }
 
 TEST_CASE("two applications over one store: the store refuses the stale one",
@@ -507,7 +576,8 @@ struct outcomes {
 void change_all(caf::event_based_actor* self, registry_actor registry,
                 std::vector<entity_id> ids, std::shared_ptr<outcomes> seen) {
   for (const auto& id : ids) {
-    command_envelope change{example::entity::command{example::change_foo{"bar2"}}, 1};
+    command_envelope change{encode_command(example::entity::command{example::change_foo{"bar2"}}),
+                            1};
     auto record = [=](failure f) {
       std::lock_guard guard{seen->mutex};
       seen->answers.emplace_back(id, std::move(f));

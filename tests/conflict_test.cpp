@@ -26,14 +26,22 @@ struct line_log {
   static constexpr std::string_view name = "test.line_log";
   struct state {
     std::vector<std::string> lines;
+    auto fields() const { return std::tie(lines); }
   };
   struct add {
+    static constexpr std::string_view type_name = "test.line_add";
     std::string line;
+    auto fields() const { return std::tie(line); }
   };
   struct add_twice {
+    static constexpr std::string_view type_name = "test.line_add_twice";
     std::string line;
+    auto fields() const { return std::tie(line); }
   };
-  struct refuse {};
+  struct refuse {
+    static constexpr std::string_view type_name = "test.line_refuse";
+    auto fields() const { return std::tie(); }
+  };
   using command = std::variant<add, add_twice, refuse>;
   struct added {
     static constexpr std::string_view type_name = "test.line_added";
@@ -58,8 +66,14 @@ struct line_log {
 /// Another aggregate type with line_log's name: serving both is an error.
 struct impostor {
   static constexpr std::string_view name = "test.line_log";
-  struct state {};
-  using command = std::variant<std::monostate>;
+  struct state {
+    auto fields() const { return std::tie(); }
+  };
+  struct nothing {
+    static constexpr std::string_view type_name = "test.nothing";
+    auto fields() const { return std::tie(); }
+  };
+  using command = std::variant<nothing>;
   using event = std::variant<line_log::added>;
   static decision<event> decide(const state&, const command&) {
     return std::vector<event>{};

@@ -204,6 +204,57 @@ TEST_CASE("erased aggregate adapts decide, evolve and the codec", "[domain]") {
   CHECK(wrong.error().code == ec::invalid_argument);
 }
 
+TEST_CASE("commands and states cross as encoded messages", "[domain]") {
+  auto erased = erase<bank::account>();
+  SECTION("a command decodes into the aggregate's command") {
+    auto command = erased->decode_command(encode_command(bank::account::command{bank::deposit{7}}));
+    REQUIRE(command.ok());
+    CHECK(std::get<bank::deposit>(std::any_cast<const bank::account::command&>(*command)).amount
+          == 7);
+  }
+  SECTION("a command of another aggregate is invalid_argument naming its type") {
+    auto other = erased->decode_command(encode_command(example::entity::command{example::discard{}}));
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().code == ec::invalid_argument);
+    CHECK(other.error().message.find("example.discard") != std::string::npos);
+    CHECK(other.error().message.find("bank_account") != std::string::npos);
+  }
+  SECTION("garbage bytes are a decode_failure, never a crash") {
+    auto garbage = encode_command(bank::account::command{bank::open{"ada"}});
+    for (std::size_t size = 0; size < garbage.payload.size(); ++size) {
+      auto cut = garbage;
+      cut.payload.resize(size);
+      auto decoded = erased->decode_command(cut);
+      REQUIRE_FALSE(decoded.ok());
+      CHECK(decoded.error().code == ec::decode_failure);
+    }
+    auto longer = garbage;
+    longer.payload.push_back(0);
+    CHECK(erased->decode_command(longer).error().code == ec::decode_failure);
+    auto huge = garbage;
+    huge.payload = {0xff, 0xff, 0xff, 0xff, 'x'}; // a string length far past the end
+    CHECK(erased->decode_command(huge).error().code == ec::decode_failure);
+  }
+  SECTION("a command at another schema version is refused") {
+    auto newer = encode_command(bank::account::command{bank::deposit{7}});
+    newer.schema_version = 2;
+    CHECK(erased->decode_command(newer).error().code == ec::invalid_argument);
+  }
+  SECTION("a state round-trips, and another aggregate's is refused") {
+    bank::state state{true, false, "ada", 42};
+    auto encoded = erased->encode_state(std::any{state});
+    CHECK(encoded.type == "bank_account");
+    auto decoded = decode_state<bank::state>(encoded, bank::account::name);
+    REQUIRE(decoded.ok());
+    CHECK(decoded->owner == "ada");
+    CHECK(decoded->balance == 42);
+    CHECK(decoded->is_open);
+    auto foreign = decode_state<example::state>(encoded, example::entity::name);
+    REQUIRE_FALSE(foreign.ok());
+    CHECK(foreign.error().code == ec::decode_failure);
+  }
+}
+
 TEST_CASE("tally: an addition that would overflow the total is rejected", "[domain]") {
   using tally::counter;
   constexpr auto most = std::numeric_limits<std::int64_t>::max();

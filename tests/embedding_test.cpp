@@ -20,9 +20,12 @@ struct meter {
   static constexpr std::string_view name = "test.meter";
   struct state {
     std::int64_t total = 0;
+    auto fields() const { return std::tie(total); }
   };
   struct add {
+    static constexpr std::string_view type_name = "test.meter_add";
     std::int64_t amount = 0;
+    auto fields() const { return std::tie(amount); }
   };
   using command = std::variant<add>;
   struct added {
@@ -55,7 +58,7 @@ caf::behavior adder(caf::event_based_actor* self, entity_ref<meter> ref) {
         ref.execute(self, meter::add{i}, version)
           .then(
             [=](entity_snapshot& snapshot) mutable {
-              auto copy = entity_ref<meter>::copy_of(std::move(snapshot));
+              auto copy = entity_ref<meter>::copy_of(snapshot).value();
               if (i == n) {
                 promise.deliver(copy.state.total);
                 *step = nullptr; // the cycle through the closure ends

@@ -38,11 +38,15 @@ struct sold {
 };
 
 struct stock {
+  static constexpr std::string_view type_name = "test_shelf.stock";
   std::string item;
   std::int32_t count = 0;
+  auto fields() const { return std::tie(item, count); }
 };
 struct sell {
+  static constexpr std::string_view type_name = "test_shelf.sell";
   std::int32_t count = 0;
+  auto fields() const { return std::tie(count); }
 };
 
 struct shelf {
@@ -50,6 +54,7 @@ struct shelf {
   struct state {
     std::string item;
     std::int64_t count = 0;
+    auto fields() const { return std::tie(item, count); }
   };
   using command = std::variant<stock, sell>;
   using event = std::variant<stocked, sold>;
@@ -105,13 +110,17 @@ struct removed {
 };
 
 struct stock {
+  static constexpr std::string_view type_name = "test_shelf.stock";
   std::string item;
   std::int64_t count = 0;
   std::string unit;
+  auto fields() const { return std::tie(item, count, unit); }
 };
 struct remove {
+  static constexpr std::string_view type_name = "test_shelf.remove";
   std::int64_t count = 0;
   std::string reason;
+  auto fields() const { return std::tie(count, reason); }
 };
 
 struct shelf {
@@ -121,6 +130,7 @@ struct shelf {
     std::int64_t count = 0;
     std::string unit;
     std::vector<std::string> reasons;
+    auto fields() const { return std::tie(item, count, unit, reasons); }
   };
   using command = std::variant<stock, remove>;
   using event = std::variant<stocked, removed>;
@@ -174,6 +184,7 @@ struct shelf {
   struct state {
     std::int64_t count = 0;
     std::vector<std::string> notes;
+    auto fields() const { return std::tie(count, notes); }
   };
   using command = std::variant<v2::remove>;
   using event = std::variant<stocked, v2::removed>;

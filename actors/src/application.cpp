@@ -1,5 +1,7 @@
 #include "cafes/actors/application.hpp"
 
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <caf/all.hpp>
@@ -36,6 +38,57 @@ void check_threads(const char* name, std::size_t value) {
 
 } // namespace
 
+/// One served aggregate: the type it was registered with, its registry
+/// shards and its counters.
+struct application::served {
+  std::shared_ptr<const erased_aggregate> aggregate;
+  std::vector<registry_actor> shards;
+  std::shared_ptr<command_counters> counters;
+};
+
+struct application::impl {
+  /// Most idle scoped actors kept for synchronous calls.
+  static constexpr std::size_t max_parked_callers = 64;
+
+  /// Spawns the actors every application has (storage, hub, delays).
+  void start();
+
+  /// Returns a scoped actor for one synchronous call: a parked one, or a
+  /// new one. Reused because destroying a scoped actor sends a message to
+  /// CAF's clock thread and wakes it (~6 us per call here, `perf`).
+  std::unique_ptr<caf::scoped_actor> take_caller();
+  /// Parks `caller` for the next call (or destroys it, past the limit).
+  void return_caller(std::unique_ptr<caf::scoped_actor> caller);
+
+  /// Returns the runners named in `names`, for a command's
+  /// read-your-writes. Throws cafes_error with ec::invalid_argument for a
+  /// name no projection started here has.
+  std::vector<awaited_projection> awaited(const std::vector<std::string>& names);
+
+  application_config config_;
+  std::shared_ptr<event_store> store_;
+  std::unique_ptr<caf::actor_system_config> system_config_;
+  /// Set when the application made its own system (else the embedder's).
+  std::unique_ptr<caf::actor_system> owned_system_;
+  caf::actor_system* system_ = nullptr;
+  std::vector<storage_actor> storage_;
+  /// The storage actors as the registries see them.
+  std::vector<storage_shard> shards_;
+  delay_actor delays_;
+  std::shared_ptr<log_notifier> notifier_;
+  log_hub_actor hub_;
+  /// Projection runners started here, by name.
+  std::map<std::string, projection_actor, std::less<>> projections_;
+  /// Subscriptions started here (ended ones are weak pointers to nothing).
+  std::vector<caf::weak_actor_ptr> subscriptions_;
+  std::mutex mutex_;
+  /// Served aggregates by name (never erased before the destructor: a
+  /// repository points to its entry).
+  std::map<std::string, served, std::less<>> registries_;
+  std::mutex callers_mutex_;
+  std::vector<std::unique_ptr<caf::scoped_actor>> callers_;
+};
+
 void configure(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::cafes>();
   add_error_category(cfg);
@@ -43,11 +96,13 @@ void configure(caf::actor_system_config& cfg) {
 
 application::application(std::shared_ptr<event_store> store,
                          application_config config)
-  : config_(config), store_(std::move(store)),
-    system_config_(std::make_unique<caf::actor_system_config>()) {
-  check_threads("scheduler_threads", config_.scheduler_threads);
-  check_threads("storage_shards", config_.storage_shards);
-  auto& cfg = *system_config_;
+  : impl_(std::make_unique<impl>()) {
+  impl_->config_ = config;
+  impl_->store_ = std::move(store);
+  impl_->system_config_ = std::make_unique<caf::actor_system_config>();
+  check_threads("scheduler_threads", impl_->config_.scheduler_threads);
+  check_threads("storage_shards", impl_->config_.storage_shards);
+  auto& cfg = *impl_->system_config_;
   configure(cfg);
   // CAF's idle workers poll aggressively, then moderately (a 50 us sleep,
   // ~140 us here, between polls that a new message cannot cut short), then
@@ -56,23 +111,26 @@ application::application(std::shared_ptr<event_store> store,
   // storage actors, the synchronous API) waited for it (cafes-stress at 1
   // client, p50 105 -> 58 us). The aggressive phase is the caller's choice
   // (see application_config::poll_attempts).
-  set_option(cfg, "work-stealing.aggressive-poll-attempts", config_.poll_attempts);
+  set_option(cfg, "work-stealing.aggressive-poll-attempts", impl_->config_.poll_attempts);
   set_option(cfg, "work-stealing.moderate-poll-attempts", std::size_t{0});
-  if (config_.scheduler_threads > 0)
-    set_option(cfg, "scheduler.max-threads", config_.scheduler_threads);
-  owned_system_ = std::make_unique<caf::actor_system>(cfg);
-  system_ = owned_system_.get();
-  start();
+  if (impl_->config_.scheduler_threads > 0)
+    set_option(cfg, "scheduler.max-threads", impl_->config_.scheduler_threads);
+  impl_->owned_system_ = std::make_unique<caf::actor_system>(cfg);
+  impl_->system_ = impl_->owned_system_.get();
+  impl_->start();
 }
 
 application::application(caf::actor_system& system, std::shared_ptr<event_store> store,
                          application_config config)
-  : config_(config), store_(std::move(store)), system_(&system) {
-  check_threads("storage_shards", config_.storage_shards);
-  start();
+  : impl_(std::make_unique<impl>()) {
+  impl_->config_ = config;
+  impl_->store_ = std::move(store);
+  impl_->system_ = &system;
+  check_threads("storage_shards", impl_->config_.storage_shards);
+  impl_->start();
 }
 
-void application::start() {
+void application::impl::start() {
   delays_ = spawn_delay_actor(*system_);
   auto shards = shard_count(config_.storage_shards);
   notifier_ = std::make_shared<log_notifier>();
@@ -93,101 +151,101 @@ application::~application() {
   {
     // Registries first, and wait for them: their entity actors finish what
     // they have queued, which may still need the storage actors.
-    std::lock_guard guard{mutex_};
-    caf::scoped_actor self{*system_};
-    for (auto& [name, served] : registries_) {
+    std::lock_guard guard{impl_->mutex_};
+    caf::scoped_actor self{*impl_->system_};
+    for (auto& [name, served] : impl_->registries_) {
       for (auto& registry : served.shards)
         self->send_exit(registry, caf::exit_reason::user_shutdown);
       self->wait_for(served.shards);
     }
-    registries_.clear();
+    impl_->registries_.clear();
   }
   {
-    std::lock_guard guard{mutex_};
-    caf::scoped_actor self{*system_};
-    for (auto& [name, runner] : projections_)
+    std::lock_guard guard{impl_->mutex_};
+    caf::scoped_actor self{*impl_->system_};
+    for (auto& [name, runner] : impl_->projections_)
       self->send_exit(runner, caf::exit_reason::user_shutdown);
-    for (auto& [name, runner] : projections_)
+    for (auto& [name, runner] : impl_->projections_)
       self->wait_for(runner);
-    projections_.clear();
+    impl_->projections_.clear();
     // Waited for too: in an embedder's system nothing else would.
     std::vector<caf::actor> live;
-    for (auto& weak : subscriptions_)
+    for (auto& weak : impl_->subscriptions_)
       if (auto subscription = weak.lock())
         live.push_back(caf::actor_cast<caf::actor>(subscription));
     for (auto& subscription : live)
       self->send_exit(subscription, caf::exit_reason::user_shutdown);
     self->wait_for(live);
-    subscriptions_.clear();
+    impl_->subscriptions_.clear();
   }
   {
     // The hub goes before the storage actors (which notify it); waited
     // for, since in a system that outlives us nothing else would.
-    caf::scoped_actor self{*system_};
-    self->send_exit(hub_, caf::exit_reason::user_shutdown);
-    self->wait_for(hub_);
+    caf::scoped_actor self{*impl_->system_};
+    self->send_exit(impl_->hub_, caf::exit_reason::user_shutdown);
+    self->wait_for(impl_->hub_);
   }
-  hub_ = nullptr;
+  impl_->hub_ = nullptr;
   {
     // Wait for the storage actors: they may still notify the hub through
-    // notifier_, whose handle is released below, before the system goes.
-    caf::scoped_actor self{*system_};
-    for (auto& storage : storage_)
+    // impl_->notifier_, whose handle is released below, before the system goes.
+    caf::scoped_actor self{*impl_->system_};
+    for (auto& storage : impl_->storage_)
       self->send_exit(storage, caf::exit_reason::user_shutdown);
-    self->wait_for(storage_);
+    self->wait_for(impl_->storage_);
   }
-  notifier_->hub = nullptr;
-  storage_.clear();
-  shards_.clear();
+  impl_->notifier_->hub = nullptr;
+  impl_->storage_.clear();
+  impl_->shards_.clear();
   {
-    std::lock_guard guard{callers_mutex_};
-    callers_.clear();
+    std::lock_guard guard{impl_->callers_mutex_};
+    impl_->callers_.clear();
   }
   {
-    caf::scoped_actor self{*system_};
-    self->send_exit(delays_, caf::exit_reason::user_shutdown);
-    self->wait_for(delays_);
+    caf::scoped_actor self{*impl_->system_};
+    self->send_exit(impl_->delays_, caf::exit_reason::user_shutdown);
+    self->wait_for(impl_->delays_);
   }
-  delays_ = nullptr;
-  owned_system_.reset(); // an own system: waits for every actor (subscriptions)
+  impl_->delays_ = nullptr;
+  impl_->owned_system_.reset(); // an own system: waits for every actor (subscriptions)
 }
 
-const std::vector<registry_actor>&
-application::registries(const std::shared_ptr<const erased_aggregate>& aggregate) {
-  std::lock_guard guard{mutex_};
-  auto found = registries_.find(aggregate->name());
-  if (found != registries_.end()) {
+const application::served&
+application::serve(const std::shared_ptr<const erased_aggregate>& aggregate) {
+  std::lock_guard guard{impl_->mutex_};
+  auto found = impl_->registries_.find(aggregate->name());
+  if (found != impl_->registries_.end()) {
     // erase<A>() is one object per type: another object is another type.
     if (found->second.aggregate != aggregate)
       throw cafes_error{failure::make(
         ec::invalid_argument,
         "two aggregate types are named '" + std::string{aggregate->name()}
           + "': they would share entity actors and histories; give each its own name")};
-    return found->second.shards;
+    return found->second;
   }
   entity_options options;
-  options.idle_timeout = config_.idle_timeout;
-  options.storage_timeout = config_.storage_timeout;
-  options.retry = config_.unversioned_retry;
-  options.delays = delays_;
-  options.missed_events_cap = config_.missed_events_cap;
+  options.idle_timeout = impl_->config_.idle_timeout;
+  options.storage_timeout = impl_->config_.storage_timeout;
+  options.retry = impl_->config_.unversioned_retry;
+  options.delays = impl_->delays_;
+  options.missed_events_cap = impl_->config_.missed_events_cap;
   options.counters = std::make_shared<command_counters>();
   std::vector<registry_actor> shards;
-  for (std::size_t i = 0, n = shard_count(config_.registry_shards); i < n; ++i)
-    shards.push_back(spawn_registry(*system_, aggregate, shards_, options));
-  return registries_
+  for (std::size_t i = 0, n = shard_count(impl_->config_.registry_shards); i < n; ++i)
+    shards.push_back(spawn_registry(*impl_->system_, aggregate, impl_->shards_, options));
+  return impl_->registries_
     .emplace(std::string{aggregate->name()},
-             served_aggregate{aggregate, std::move(shards), options.counters})
-    .first->second.shards;
+             served{aggregate, std::move(shards), options.counters})
+    .first->second;
 }
 
 command_stats application::counters(std::string_view name) {
-  std::lock_guard guard{mutex_};
-  auto found = registries_.find(name);
-  return found == registries_.end() ? command_stats{} : found->second.counters->read();
+  std::lock_guard guard{impl_->mutex_};
+  auto found = impl_->registries_.find(name);
+  return found == impl_->registries_.end() ? command_stats{} : found->second.counters->read();
 }
 
-std::unique_ptr<caf::scoped_actor> application::take_caller() {
+std::unique_ptr<caf::scoped_actor> application::impl::take_caller() {
   {
     std::lock_guard guard{callers_mutex_};
     if (!callers_.empty()) {
@@ -200,16 +258,27 @@ std::unique_ptr<caf::scoped_actor> application::take_caller() {
   return std::make_unique<caf::scoped_actor>(*system_, true);
 }
 
-void application::return_caller(std::unique_ptr<caf::scoped_actor> caller) {
+void application::impl::return_caller(std::unique_ptr<caf::scoped_actor> caller) {
   std::lock_guard guard{callers_mutex_};
   if (callers_.size() < max_parked_callers)
     callers_.push_back(std::move(caller));
 }
 
-result<entity_snapshot> application::call(const registry_actor& registry,
-                                          const entity_id& id,
-                                          std::optional<command_envelope> command) {
-  auto caller = take_caller();
+result<entity_snapshot> application::call(const served& aggregate, const entity_id& id,
+                                          std::optional<encoded_command> command_bytes,
+                                          std::uint64_t expected, const command_ids& ids,
+                                          const read_your_writes* wait) {
+  std::optional<command_envelope> command;
+  if (command_bytes) {
+    command.emplace(command_envelope{std::move(*command_bytes), expected, ids.command,
+                                     ids.correlation, ids.causation});
+    if (wait) {
+      command->await_projections = impl_->awaited(wait->projections);
+      command->await_timeout = wait->timeout;
+    }
+  }
+  const auto& registry = aggregate.shards[shard_of(id, aggregate.shards.size())];
+  auto caller = impl_->take_caller();
   auto& self = *caller;
   std::optional<result<entity_snapshot>> out;
   bool timed_out = false;
@@ -218,7 +287,7 @@ result<entity_snapshot> application::call(const registry_actor& registry,
   auto on_timeout = [&] {
     timed_out = true;
     out.emplace(failure::make(ec::timeout, "no answer within "
-                                             + std::to_string(config_.request_timeout.count())
+                                             + std::to_string(impl_->config_.request_timeout.count())
                                              + " ms"));
   };
   // No timeout on the request itself: CAF would put it into its clock
@@ -231,24 +300,26 @@ result<entity_snapshot> application::call(const registry_actor& registry,
                               .id();
   // A blocked caller is woken by the reply (a futex wake, ~5-20 us here);
   // the answer usually comes sooner than that, so look first.
-  if (config_.reply_spin.count() > 0) {
-    auto until = std::chrono::steady_clock::now() + config_.reply_spin;
+  if (impl_->config_.reply_spin.count() > 0) {
+    auto until = std::chrono::steady_clock::now() + impl_->config_.reply_spin;
     while (!self->has_next_message() && std::chrono::steady_clock::now() < until)
       std::this_thread::yield();
   }
   caf::blocking_actor::accept_one_cond one;
   self->varargs_receive(one, handle, on_snapshot, on_error,
-                        caf::after(config_.request_timeout) >> on_timeout);
+                        caf::after(impl_->config_.request_timeout) >> on_timeout);
   // A caller whose request timed out would find the late answer in its
   // mailbox later: it is dropped, not reused.
   if (!timed_out)
-    return_caller(std::move(caller));
+    impl_->return_caller(std::move(caller));
   return std::move(*out);
 }
 
-caf::actor application::subscribe(subscriber_actor subscriber, std::uint64_t after,
-                                  log_filter filter, subscription_options options) {
-  auto last = store_->last_position();
+caf::actor application_access::subscribe(application& app, subscriber_actor subscriber,
+                                         std::uint64_t after, log_filter filter,
+                                         subscription_options options) {
+  auto& impl_ = app.impl_;
+  auto last = impl_->store_->last_position();
   if (!last)
     throw_failure(std::move(last).error());
   if (after > *last)
@@ -257,35 +328,41 @@ caf::actor application::subscribe(subscriber_actor subscriber, std::uint64_t aft
       "cannot subscribe after position " + std::to_string(after)
         + ": the global log ends at " + std::to_string(*last)
         + " (a checkpoint of another store, or of this one before it was replaced?)")};
-  auto subscription = spawn_subscription(*system_, store_, hub_, std::move(subscriber), after,
+  auto subscription = spawn_subscription(*impl_->system_, impl_->store_, impl_->hub_, std::move(subscriber), after,
                                          std::move(filter), options);
-  std::lock_guard guard{mutex_};
-  std::erase_if(subscriptions_, [](const caf::weak_actor_ptr& weak) { return !weak.lock(); });
-  subscriptions_.emplace_back(subscription->ctrl());
+  std::lock_guard guard{impl_->mutex_};
+  std::erase_if(impl_->subscriptions_, [](const caf::weak_actor_ptr& weak) { return !weak.lock(); });
+  impl_->subscriptions_.emplace_back(subscription->ctrl());
   return subscription;
 }
 
-projection_actor application::run_projection(std::shared_ptr<const erased_projection> projection,
-                                            projection_options options) {
+projection_actor
+application_access::run_projection(application& app,
+                                   std::shared_ptr<const erased_projection> projection,
+                                   projection_options options) {
+  auto& impl_ = app.impl_;
   if (auto bad = check_view_name(projection->name()))
     throw cafes_error{*bad};
-  std::lock_guard guard{mutex_};
+  std::lock_guard guard{impl_->mutex_};
   auto name = std::string{projection->name()};
-  if (projections_.contains(name))
+  if (impl_->projections_.contains(name))
     throw cafes_error{failure::make(ec::invalid_argument,
                                     "projection '" + name + "' already runs here")};
-  auto runner = spawn_projection(*system_, store_, hub_, std::move(projection), options);
-  projections_.emplace(std::move(name), runner);
+  auto runner = spawn_projection(*impl_->system_, impl_->store_, impl_->hub_, std::move(projection), options);
+  impl_->projections_.emplace(std::move(name), runner);
   return runner;
 }
 
-projection_actor application::projection_runner(std::string_view name) {
-  std::lock_guard guard{mutex_};
-  auto found = projections_.find(name);
-  return found == projections_.end() ? projection_actor{} : found->second;
+projection_actor application_access::projection_runner(application& app,
+                                                       std::string_view name) {
+  auto& impl_ = app.impl_;
+  std::lock_guard guard{impl_->mutex_};
+  auto found = impl_->projections_.find(name);
+  return found == impl_->projections_.end() ? projection_actor{} : found->second;
 }
 
-std::vector<awaited_projection> application::awaited(const std::vector<std::string>& names) {
+std::vector<awaited_projection>
+application::impl::awaited(const std::vector<std::string>& names) {
   std::vector<awaited_projection> out;
   std::lock_guard guard{mutex_};
   for (const auto& name : names) {
@@ -301,11 +378,11 @@ std::vector<awaited_projection> application::awaited(const std::vector<std::stri
 
 registry_stats application::stats() {
   registry_stats total;
-  caf::scoped_actor self{*system_};
-  std::lock_guard guard{mutex_};
-  for (auto& [name, served] : registries_)
+  caf::scoped_actor self{*impl_->system_};
+  std::lock_guard guard{impl_->mutex_};
+  for (auto& [name, served] : impl_->registries_)
     for (auto& registry : served.shards)
-      self->request(registry, config_.request_timeout, stats_atom::value)
+      self->request(registry, impl_->config_.request_timeout, stats_atom::value)
         .receive(
           [&](const registry_stats& stats) {
             total.resident += stats.resident;
@@ -315,6 +392,35 @@ registry_stats application::stats() {
           },
           [](caf::error&) {});
   return total;
+}
+
+const std::vector<registry_actor>&
+application_access::shards(const application::served& aggregate) {
+  return aggregate.shards;
+}
+
+const std::vector<storage_actor>& application_access::storage(const application& app) {
+  return app.impl_->storage_;
+}
+
+const log_hub_actor& application_access::hub(const application& app) {
+  return app.impl_->hub_;
+}
+
+std::uint32_t application::log_waiters() const noexcept {
+  return impl_->notifier_->waiting.load();
+}
+
+const std::shared_ptr<event_store>& application::store() const noexcept {
+  return impl_->store_;
+}
+
+caf::actor_system& application::system() noexcept {
+  return *impl_->system_;
+}
+
+const application_config& application::config() const noexcept {
+  return impl_->config_;
 }
 
 } // namespace cafes

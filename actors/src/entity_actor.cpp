@@ -29,6 +29,8 @@ using passivation_listener = caf::typed_actor<caf::reacts_to<passivate_atom, ent
 struct queued {
   std::optional<command_envelope> command; // none: a get
   snapshot_promise promise;
+  /// The command, decoded (holds the aggregate's `A::command`).
+  std::any decoded;
   /// For a command without an expected version: which attempt this is.
   int attempt = 1;
   /// Its retries ran out: answered with the conflict once reloaded.
@@ -510,12 +512,12 @@ void start_batch(entity_pointer self) {
       if (running == 0)
         d.refusal = failure::not_found(st.id);
       else
-        d.snapshot = {st.id, running, running_state};
+        d.snapshot = {st.id, running, st.aggregate->encode_state(running_state)};
     } else if (auto earlier = applied_version(st, item.command->command_id);
                earlier || batch_commands.contains(item.command->command_id)) {
       // Applied before (or earlier in this batch): not again, whatever
       // version the caller expected; the answer says what it got.
-      d.snapshot = {st.id, running, running_state,
+      d.snapshot = {st.id, running, st.aggregate->encode_state(running_state),
                     earlier ? *earlier : batch_commands.at(item.command->command_id)};
     } else if (item.gave_up) {
       auto gave_up = failure::conflict(st.id, item.tried_at, running);
@@ -531,7 +533,7 @@ void start_batch(entity_pointer self) {
       d.refusal = failure::conflict(st.id, item.command->expected_version, running);
     } else {
       item.tried_at = running;
-      auto decision = st.aggregate->decide(running_state, item.command->command);
+      auto decision = st.aggregate->decide(running_state, item.decoded);
       if (!decision) {
         d.refusal = with_entity(st, decision.error());
       } else {
@@ -551,7 +553,8 @@ void start_batch(entity_pointer self) {
         }
         running += decision->size();
         d.writes = !decision->empty();
-        d.snapshot = {st.id, running, running_state, d.writes ? running : 0};
+        d.snapshot = {st.id, running, st.aggregate->encode_state(running_state),
+                      d.writes ? running : 0};
         if (d.writes && !envelope.command_id.is_nil())
           batch_commands.emplace(envelope.command_id, running);
       }
@@ -593,7 +596,19 @@ void process(entity_pointer self) {
 void enqueue(entity_pointer self, std::optional<command_envelope> command,
              snapshot_promise promise) {
   auto& st = self->state;
-  st.waiting.push_back(queued{std::move(command), std::move(promise)});
+  std::any decoded;
+  if (command) {
+    // A command of another aggregate, or bytes that do not decode, is
+    // answered at once: no state could make it valid.
+    auto typed = st.aggregate->decode_command(command->command);
+    if (!typed) {
+      promise.deliver(to_caf_error(with_entity(st, std::move(typed).error())));
+      return;
+    }
+    decoded = std::move(*typed);
+    command->command = {}; // decoded: the bytes are not needed any more
+  }
+  st.waiting.push_back(queued{std::move(command), std::move(promise), std::move(decoded)});
   // More messages wait in the mailbox: decide them with this one, in one
   // batch, once they are in. A decide message of our own queues up behind
   // them. Without it, a hot entity whose appends run on its own thread

@@ -34,13 +34,26 @@ struct shipped {
   auto fields() const { return std::tie(quantity); }
 };
 
-struct register_item { std::string sku; };
-struct receive { std::int64_t quantity = 0; };
-struct ship { std::int64_t quantity = 0; };
+struct register_item {
+  static constexpr std::string_view type_name = "stock.register";
+  std::string sku;
+  auto fields() const { return std::tie(sku); }
+};
+struct receive {
+  static constexpr std::string_view type_name = "stock.receive";
+  std::int64_t quantity = 0;
+  auto fields() const { return std::tie(quantity); }
+};
+struct ship {
+  static constexpr std::string_view type_name = "stock.ship";
+  std::int64_t quantity = 0;
+  auto fields() const { return std::tie(quantity); }
+};
 
 struct state {
   std::string sku;
   std::int64_t on_hand = 0;
+  auto fields() const { return std::tie(sku, on_hand); }
 };
 
 struct item {

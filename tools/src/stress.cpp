@@ -201,8 +201,9 @@ void send_next(client_pointer self) {
                    : caf::duration{caf::infinite};
   self
     ->request(registry, timeout, execute_atom::value, id,
-              command_envelope{tally::counter::command{tally::add{command_id, amount}},
-                               expected})
+              command_envelope{
+                cafes::encode_command(tally::counter::command{tally::add{command_id, amount}}),
+                expected})
     .then(
       [=](entity_snapshot& snapshot) {
         auto& st = self->state;
@@ -211,8 +212,13 @@ void send_next(client_pointer self) {
                                   + " was accepted at version "
                                   + std::to_string(snapshot.version));
         ++st.counts.acknowledged;
-        st.acks.push_back({index, command_id, snapshot.version,
-                           std::any_cast<tally::state>(snapshot.state)});
+        auto state = cafes::decode_state<tally::state>(snapshot.state, tally::counter::name);
+        if (!state) {
+          st.violations.push_back("the answer to command " + to_string(command_id)
+                                  + " does not decode: " + state.error().message);
+          return;
+        }
+        st.acks.push_back({index, command_id, snapshot.version, std::move(*state)});
         auto& slot = st.run->acked_version[index];
         auto seen = slot.load(std::memory_order_relaxed);
         while (seen < snapshot.version

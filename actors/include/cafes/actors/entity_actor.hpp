@@ -12,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/config.hpp"
 #include "cafes/actors/counters.hpp"
 #include "cafes/actors/delay_actor.hpp"
 #include "cafes/actors/storage_actor.hpp"
@@ -44,19 +45,6 @@ using entity_actor = caf::typed_actor<
   caf::reacts_to<stop_atom>,
   // From the actor itself: decide the requests that queued up meanwhile.
   caf::reacts_to<decide_atom>>;
-
-/// How a command without an expected version is retried when another
-/// writer (another application over the same store) appended first: after
-/// a random wait up to `initial_backoff` * 2^(n-1), capped at `max_backoff`
-/// ("full jitter", so competing writers spread out), on the reloaded state.
-struct retry_policy {
-  /// Attempts in all, the first included: 32; 1 = never retry.
-  int attempts = 32;
-  /// Longest wait before the second attempt: 500 us.
-  std::chrono::microseconds initial_backoff{500};
-  /// Longest wait before any attempt: 100 ms.
-  std::chrono::microseconds max_backoff{100'000};
-};
 
 struct entity_options {
   /// Stop after this long without a message, asking the registry first so

@@ -9,21 +9,10 @@
 #include <caf/duration.hpp>
 
 #include "cafes/actors/registry.hpp"
+#include "cafes/actors/repository.hpp"
 #include "cafes/domain/aggregate.hpp"
 
 namespace cafes {
-
-/// A copy of an entity's state at a version.
-template <class A>
-struct copy {
-  entity_id id;
-  std::uint64_t version = 0;
-  typename A::state state;
-  /// After a command: the version its last event got (for a command with
-  /// an id applied before: the version it got then); 0 when it produced no
-  /// events, or after a get.
-  std::uint64_t command_version = 0;
-};
 
 /// Entity `id` of aggregate `A` (see application::ref). Cheap to copy.
 template <aggregate A>
@@ -45,11 +34,11 @@ public:
   template <class Self>
   auto execute(Self* self, typename A::command command, std::uint64_t expected = any_version,
                caf::duration timeout = caf::duration{caf::infinite}) const {
-    return execute(self, command_envelope{std::move(command), expected}, timeout);
+    return execute(self, command_envelope{encode_command(command), expected}, timeout);
   }
 
   /// As above with every field of the envelope (ids, read-your-writes);
-  /// `envelope.command` must hold an `A::command`.
+  /// `envelope.command` must be an encoded `A::command` (encode_command).
   template <class Self>
   auto execute(Self* self, command_envelope envelope,
                caf::duration timeout = caf::duration{caf::infinite}) const {
@@ -63,10 +52,13 @@ public:
   }
 
   /// Returns the typed copy in `snapshot`, an answer of this aggregate's
-  /// entity actor.
-  static copy<A> copy_of(entity_snapshot snapshot) {
-    return copy<A>{snapshot.id, snapshot.version,
-                   std::any_cast<typename A::state>(std::move(snapshot.state)),
+  /// entity actor. Errors: ec::decode_failure when its state is not one of
+  /// this aggregate (another aggregate's entity answered, or other code).
+  static result<copy<A>> copy_of(const entity_snapshot& snapshot) {
+    auto state = decode_state<typename A::state>(snapshot.state, A::name);
+    if (!state)
+      return std::move(state).error();
+    return copy<A>{snapshot.id, snapshot.version, std::move(*state),
                    snapshot.command_version};
   }
 

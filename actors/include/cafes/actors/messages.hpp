@@ -1,7 +1,6 @@
 #pragma once
 // What crosses between clients, registries and entity actors.
 
-#include <any>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -10,14 +9,11 @@
 
 #include <caf/actor.hpp>
 
+#include "cafes/actors/entity_snapshot.hpp"
+#include "cafes/domain/protocol_codec.hpp"
 #include "cafes/domain/uuid.hpp"
 
 namespace cafes {
-
-/// Send a command without an expected version: it applies to whatever the
-/// entity's current version is.
-inline constexpr std::uint64_t any_version
-  = std::numeric_limits<std::uint64_t>::max();
 
 /// A projection a command waits for (read-your-writes): its name, for
 /// error texts, and its runner (a projection_actor).
@@ -26,11 +22,13 @@ struct awaited_projection {
   caf::actor runner;
 };
 
-/// A command for an entity actor. `command` holds the aggregate's
-/// `A::command`; commands only ever travel between actors of one process, so
-/// they are not serialized (events are: see event_record).
+/// A command for an entity actor. `command` is one of the aggregate's
+/// commands, encoded like an event (protocol_codec.hpp), so that the
+/// envelope can cross a process; the entity actor decodes it (a command of
+/// another aggregate is ec::invalid_argument, bytes that do not decode
+/// ec::decode_failure).
 struct command_envelope {
-  std::any command;
+  encoded_command command;
   /// The version the sender's copy has; a different current version gives a
   /// conflict. `any_version` skips the check.
   std::uint64_t expected_version = any_version;
@@ -50,30 +48,6 @@ struct command_envelope {
   /// waiting at most `await_timeout` for them.
   std::vector<awaited_projection> await_projections{};
   std::chrono::milliseconds await_timeout{5'000};
-};
-
-/// An entity's state at one version. `state` holds the aggregate's `A::state`.
-struct entity_snapshot {
-  entity_id id;
-  std::uint64_t version = 0;
-  std::any state;
-  /// In the answer to a command: the version its last event got (for a
-  /// command with an id that was applied before, the version it got then);
-  /// 0 when it produced no events, and for a get.
-  std::uint64_t command_version = 0;
-};
-
-/// Counters of one registry shard.
-struct registry_stats {
-  /// Entity actors alive now.
-  std::uint64_t resident = 0;
-  /// Most entity actors alive at once so far (summed over shards: an upper
-  /// bound of the true peak when there are several).
-  std::uint64_t peak_resident = 0;
-  /// Entity actors spawned since start (respawns after passivation included).
-  std::uint64_t spawned = 0;
-  /// Entity actors stopped after being idle.
-  std::uint64_t passivated = 0;
 };
 
 } // namespace cafes

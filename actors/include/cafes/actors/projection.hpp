@@ -16,6 +16,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/config.hpp"
 #include "cafes/actors/log_hub.hpp"
 #include "cafes/actors/type_ids.hpp"
 #include "cafes/domain/projection.hpp"
@@ -34,14 +35,6 @@ using projection_actor = caf::typed_actor<
   caf::replies_to<wait_atom, std::uint64_t>::with<std::uint64_t>,
   // To itself: go on reading.
   caf::reacts_to<next_atom>>;
-
-struct projection_options {
-  /// Most events read and projected per atomic write: 256.
-  std::size_t batch = 256;
-  /// How long to wait before trying again after the store failed a read or
-  /// a write: 1 s. The view stays at its last checkpoint meanwhile.
-  std::chrono::milliseconds retry_delay{1'000};
-};
 
 /// Spawns the runner of `projection` over `store`. It waits at `hub` when it
 /// has read the whole log. When `project` throws on an event (or the event

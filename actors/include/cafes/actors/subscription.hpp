@@ -14,6 +14,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/config.hpp"
 #include "cafes/actors/log_hub.hpp"
 #include "cafes/actors/type_ids.hpp"
 #include "cafes/storage/event_store.hpp"
@@ -28,11 +29,6 @@ namespace cafes {
 using subscriber_actor = caf::typed_actor<
   caf::replies_to<log_events_atom, std::vector<event_record>>::with<std::uint64_t>>;
 
-struct subscription_options {
-  /// Most events per batch: 256. A subscription holds at most one batch,
-  /// so this bounds its memory, whatever the writers do.
-  std::size_t batch = 256;
-};
 
 /// Spawns a subscription of `store`'s global log for `subscriber`, from the
 /// position after `after`, of the events `filter` passes. It waits at `hub`

@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 #include <caf/meta/type_name.hpp>
@@ -37,6 +36,29 @@ typename Inspector::result_type inspect(Inspector& f, append_request& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, encoded_event& x) {
+  return f(caf::meta::type_name("cafes.encoded_event"), x.type, x.payload, x.schema_version);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, awaited_projection& x) {
+  return f(caf::meta::type_name("cafes.awaited_projection"), x.name, x.runner);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_envelope& x) {
+  return f(caf::meta::type_name("cafes.command_envelope"), x.command, x.expected_version,
+           x.command_id, x.correlation_id, x.causation_id, x.await_projections,
+           x.await_timeout);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, entity_snapshot& x) {
+  return f(caf::meta::type_name("cafes.entity_snapshot"), x.id, x.version, x.state,
+           x.command_version);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_stats& x) {
   return f(caf::meta::type_name("cafes.registry_stats"), x.resident,
            x.peak_resident, x.spawned, x.passivated);
@@ -50,6 +72,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(cafes, (std::vector<cafes::event_record>))
   CAF_ADD_TYPE_ID(cafes, (cafes::append_request))
   CAF_ADD_TYPE_ID(cafes, (cafes::registry_stats))
+  CAF_ADD_TYPE_ID(cafes, (cafes::encoded_event))
+  CAF_ADD_TYPE_ID(cafes, (cafes::awaited_projection))
+  CAF_ADD_TYPE_ID(cafes, (cafes::command_envelope))
+  CAF_ADD_TYPE_ID(cafes, (cafes::entity_snapshot))
   CAF_ADD_ATOM(cafes, cafes, append_atom, "append")
   CAF_ADD_ATOM(cafes, cafes, read_atom, "read")
   CAF_ADD_ATOM(cafes, cafes, head_atom, "head")
@@ -65,11 +91,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_ATOM(cafes, cafes, log_events_atom, "logevents")
   CAF_ADD_ATOM(cafes, cafes, next_atom, "next")
 CAF_END_TYPE_ID_BLOCK(cafes)
-
-// Commands and states hold std::any: they stay inside one process (see
-// messages.hpp). Events, which are persisted, travel as event_record.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cafes::command_envelope)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(cafes::entity_snapshot)
 
 // Two-argument form: the one-argument form turns the enum name into an atom.
 CAF_ERROR_CODE_ENUM(cafes::ec, "cafes")

@@ -4,7 +4,10 @@
 //
 //   struct counter {
 //     static constexpr std::string_view name = "counter";
-//     struct state { std::int64_t value = 0; };
+//     struct state {
+//       std::int64_t value = 0;
+//       auto fields() const { return std::tie(value); }
+//     };
 //     using command = std::variant<increment>;
 //     using event = std::variant<incremented>;
 //     static decision<event> decide(const state&, const command&);
@@ -12,12 +15,18 @@
 //   };
 //
 // A default-constructed `state` is the state of an entity with no events.
+// Commands (each with a `type_name` and `fields()`, like events) and the
+// state (its `fields()`) are encoded like events when they cross between
+// actors, so that they can cross a process (protocol_codec.hpp).
 
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "cafes/domain/codec.hpp"
+#include "cafes/domain/protocol_codec.hpp"
 #include "cafes/domain/result.hpp"
 
 namespace cafes {
@@ -39,6 +48,17 @@ inline failure does_not_exist(std::string_view what) {
   return failure::make(ec::not_found, std::string{what} + " does not exist");
 }
 
+namespace detail {
+
+template <class Variant>
+struct all_commands : std::false_type {};
+
+template <class... Commands>
+struct all_commands<std::variant<Commands...>>
+  : std::bool_constant<(command_type<Commands> && ...)> {};
+
+} // namespace detail
+
 template <class A>
 concept aggregate = requires(const typename A::state& state,
                              const typename A::command& command,
@@ -47,6 +67,8 @@ concept aggregate = requires(const typename A::state& state,
   { A::decide(state, command) } -> std::same_as<decision<typename A::event>>;
   { A::evolve(state, event) } -> std::same_as<typename A::state>;
   typename A::state;
+  requires state_type<typename A::state>;
+  requires detail::all_commands<typename A::command>::value;
 };
 
 /// Rebuilds a state by folding `events` over the empty state.

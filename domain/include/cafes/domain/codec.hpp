@@ -216,6 +216,44 @@ std::vector<std::uint8_t> encode_payload(const Event& event) {
   return out;
 }
 
+/// Decodes `payload` as the fields of `T` (a struct that lists them) and
+/// builds `out` from them. Returns false, says why in `why` and leaves
+/// `out` unchanged when the payload is short, malformed or has bytes left
+/// over. (An out parameter: GCC 12 warns of a maybe-uninitialized variant
+/// when the value travels in a std::optional.)
+template <has_fields T>
+[[nodiscard]] bool decode_fields(const std::vector<std::uint8_t>& payload, T& out,
+                                 std::string& why) {
+  static_assert(lists_every_member<T>, "fields() must list every member");
+  decoded_fields_t<T> fields;
+  byte_reader reader{payload.data(), payload.size()};
+  bool complete = std::apply(
+    [&](auto&... field) { return (read_field(reader, field) && ... && true); },
+    fields);
+  if (!complete) {
+    why = "payload truncated or malformed";
+    return false;
+  }
+  if (reader.remaining() != 0) {
+    why = std::to_string(reader.remaining()) + " unexpected trailing bytes in payload";
+    return false;
+  }
+  // Braces, not std::make_from_tuple (see decode_payload).
+  out = std::apply([](auto&&... field) { return T{std::move(field)...}; }, std::move(fields));
+  return true;
+}
+
+/// Returns the payload bytes of `value`'s listed fields.
+template <has_fields T>
+std::vector<std::uint8_t> encode_fields(const T& value) {
+  static_assert(lists_every_member<T>, "fields() must list every member");
+  std::vector<std::uint8_t> out;
+  byte_writer writer{out};
+  std::apply([&](const auto&... field) { (write_field(writer, field), ...); },
+             value.fields());
+  return out;
+}
+
 template <event_type Event>
 result<Event> decode_payload(const event_record& record) {
   static_assert(lists_every_member<Event>, "fields() must list every member");

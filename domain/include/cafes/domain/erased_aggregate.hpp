@@ -44,6 +44,21 @@ public:
   /// malformed payload).
   virtual result<std::any> decode(const event_record& record) const = 0;
 
+  /// Decodes a command sent to this aggregate into an `A::command`.
+  /// Errors: `ec::invalid_argument` naming the type when it is no command
+  /// of this aggregate (or of another schema version); `ec::decode_failure`
+  /// when its payload does not decode.
+  virtual result<std::any> decode_command(const encoded_command& command) const = 0;
+
+  /// Returns the encoded form of `state` (holding `A::state`), named after
+  /// the aggregate.
+  virtual encoded_state encode_state(const std::any& state) const = 0;
+
+  /// Decodes an encoded state of this aggregate into an `A::state`.
+  /// Errors: `ec::decode_failure` (another aggregate's state, another
+  /// schema version, a malformed payload).
+  virtual result<std::any> decode_state(const encoded_state& state) const = 0;
+
   /// Returns the stored type names of the aggregate's events, in the order of
   /// its event variant (what a tool needs to tell an unknown type from a
   /// malformed payload), old names of renamed events after the current
@@ -92,6 +107,24 @@ public:
 
   result<std::any> decode(const event_record& record) const override {
     auto decoded = cafes::decode<event_type>(record);
+    if (!decoded)
+      return std::move(decoded).error();
+    return std::any{std::move(*decoded)};
+  }
+
+  result<std::any> decode_command(const encoded_command& command) const override {
+    auto decoded = cafes::decode_command<command_type>(command, A::name);
+    if (!decoded)
+      return std::move(decoded).error();
+    return std::any{std::move(*decoded)};
+  }
+
+  encoded_state encode_state(const std::any& state) const override {
+    return cafes::encode_state(std::any_cast<const state_type&>(state), A::name);
+  }
+
+  result<std::any> decode_state(const encoded_state& state) const override {
+    auto decoded = cafes::decode_state<state_type>(state, A::name);
     if (!decoded)
       return std::move(decoded).error();
     return std::any{std::move(*decoded)};

@@ -66,20 +66,34 @@ struct transfer_rejected {
 // -- commands -------------------------------------------------------------------
 
 struct request_transfer {
+  static constexpr std::string_view type_name = "transfer.request";
   cafes::entity_id from;
   cafes::entity_id to;
   std::int64_t amount = 0;
+  auto fields() const { return std::tie(from, to, amount); }
 };
-struct record_debit {};
-struct record_completion {};
+struct record_debit {
+  static constexpr std::string_view type_name = "transfer.record_debit";
+  auto fields() const { return std::tie(); }
+};
+struct record_completion {
+  static constexpr std::string_view type_name = "transfer.record_completion";
+  auto fields() const { return std::tie(); }
+};
 struct record_refund {
+  static constexpr std::string_view type_name = "transfer.record_refund";
   std::string reason;
+  auto fields() const { return std::tie(reason); }
 };
 struct record_rejection {
+  static constexpr std::string_view type_name = "transfer.record_rejection";
   std::string reason;
+  auto fields() const { return std::tie(reason); }
 };
 struct record_hold {
+  static constexpr std::string_view type_name = "transfer.record_hold";
   std::string reason;
+  auto fields() const { return std::tie(reason); }
 };
 
 // -- the aggregate --------------------------------------------------------------
@@ -95,6 +109,7 @@ struct transfer_state {
   cafes::entity_id to;
   std::int64_t amount = 0;
   std::string reason; // why it was refunded, held or rejected
+  auto fields() const { return std::tie(status, from, to, amount, reason); }
 };
 
 struct transfer {

@@ -42,18 +42,27 @@ struct closed {
 // -- commands -----------------------------------------------------------------
 
 struct open {
+  static constexpr std::string_view type_name = "bank.open";
   std::string owner;
+  auto fields() const { return std::tie(owner); }
 };
 
 struct deposit {
+  static constexpr std::string_view type_name = "bank.deposit";
   std::int64_t amount = 0;
+  auto fields() const { return std::tie(amount); }
 };
 
 struct withdraw {
+  static constexpr std::string_view type_name = "bank.withdraw";
   std::int64_t amount = 0;
+  auto fields() const { return std::tie(amount); }
 };
 
-struct close {};
+struct close {
+  static constexpr std::string_view type_name = "bank.close";
+  auto fields() const { return std::tie(); }
+};
 
 // -- the aggregate -----------------------------------------------------------
 
@@ -62,6 +71,7 @@ struct state {
   bool is_closed = false;
   std::string owner;
   std::int64_t balance = 0;
+  auto fields() const { return std::tie(is_open, is_closed, owner, balance); }
 };
 
 struct account {

@@ -35,14 +35,21 @@ struct discarded {
 // -- commands -----------------------------------------------------------------
 
 struct create {
+  static constexpr std::string_view type_name = "example.create";
   std::string foo;
+  auto fields() const { return std::tie(foo); }
 };
 
 struct change_foo {
+  static constexpr std::string_view type_name = "example.change_foo";
   std::string foo;
+  auto fields() const { return std::tie(foo); }
 };
 
-struct discard {};
+struct discard {
+  static constexpr std::string_view type_name = "example.discard";
+  auto fields() const { return std::tie(); }
+};
 
 // -- the aggregate -----------------------------------------------------------
 
@@ -50,6 +57,7 @@ struct state {
   bool exists = false;
   bool discarded = false;
   std::string foo;
+  auto fields() const { return std::tie(exists, discarded, foo); }
 };
 
 struct entity {

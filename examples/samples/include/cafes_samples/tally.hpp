@@ -22,13 +22,16 @@ struct added {
 };
 
 struct add {
+  static constexpr std::string_view type_name = "tally.add";
   cafes::uuid command_id;
   std::int64_t amount = 0;
+  auto fields() const { return std::tie(command_id, amount); }
 };
 
 struct state {
   std::int64_t total = 0;
   std::uint64_t additions = 0;
+  auto fields() const { return std::tie(total, additions); }
   friend bool operator==(const state&, const state&) = default;
 };
 
