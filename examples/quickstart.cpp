@@ -13,16 +13,27 @@
 
 using namespace cafes;
 
-// The aggregate: plain C++, no actors, no storage. Events are what is stored
-// (a type name and the fields in order); decide and evolve are pure.
+// The aggregate: plain C++, no actors, no storage. Events are what is stored;
+// commands and the state travel between actors (and processes) the same way:
+// a type name and every field in order. decide and evolve are pure.
 struct stock {
   static constexpr std::string_view name = "quickstart.stock";
   struct state {
     std::string item;
     int on_hand = 0;
+    auto fields() const { return std::tie(item, on_hand); }
   };
-  struct receive { std::string item; int count; };
-  struct ship { int count; };
+  struct receive {
+    static constexpr std::string_view type_name = "quickstart.receive";
+    std::string item;
+    int count = 0;
+    auto fields() const { return std::tie(item, count); }
+  };
+  struct ship {
+    static constexpr std::string_view type_name = "quickstart.ship";
+    int count = 0;
+    auto fields() const { return std::tie(count); }
+  };
   using command = std::variant<receive, ship>;
 
   struct received {

@@ -143,7 +143,8 @@ TEST_CASE("command envelopes and snapshots survive CAF's binary serialization",
   REQUIRE(decoded.ok());
 
   entity_snapshot snapshot{uuid::random(), 4,
-                           encode_state(bank::state{true, false, "ada", 9}, "bank_account"), 4};
+                           encode_state(bank::state{true, false, "ada", 9}, "bank_account"), 4,
+                           {}};
   std::vector<char> more;
   caf::binary_serializer out{app.system(), more};
   REQUIRE_FALSE(out(snapshot));
@@ -156,6 +157,95 @@ TEST_CASE("command envelopes and snapshots survive CAF's binary serialization",
   CHECK(copy->version == 4);
   CHECK(copy->state.owner == "ada");
   CHECK(copy->state.balance == 9);
+
+  // An answer that carries a command's events instead of the state.
+  entity_snapshot with_events{snapshot.id, 5, {}, 5,
+                              {encode(bank::account::event{bank::deposited{6}})}};
+  std::vector<char> evented;
+  caf::binary_serializer to{app.system(), evented};
+  REQUIRE_FALSE(to(with_events));
+  entity_snapshot evented_back;
+  caf::binary_deserializer from{app.system(), evented};
+  REQUIRE_FALSE(from(evented_back));
+  CHECK_FALSE(evented_back.carries_state());
+  auto moved = entity_ref<bank::account>::copy_of(evented_back, &copy.value());
+  REQUIRE(moved.ok());
+  CHECK(moved->version == 5);
+  CHECK(moved->state.balance == 15);
+}
+
+TEST_CASE("a command sent with answer_with_events is answered with its events, which "
+          "bring the sender's copy forward, and the state when the copy may be "
+          "anywhere",
+          "[actors]") {
+  auto store = rocksdb_in_memory();
+  application app{store};
+  auto accounts = app.entities<bank::account>();
+  auto ada = accounts.create(bank::open{"ada"});
+  accounts.execute(ada, bank::deposit{10});
+  auto ref = app.ref<bank::account>(ada.id);
+  caf::scoped_actor self{app.system()};
+  auto send = [&](command_envelope envelope) {
+    std::optional<entity_snapshot> answer;
+    ref.execute(self.ptr(), std::move(envelope))
+      .receive([&](entity_snapshot& snapshot) { answer = std::move(snapshot); },
+               [&](caf::error& err) { FAIL(to_string(to_failure(err))); });
+    REQUIRE(answer);
+    return std::move(*answer);
+  };
+  auto ask = [&](bank::account::command command, std::uint64_t expected, uuid id = {}) {
+    command_envelope envelope{encode_command(command), expected, id};
+    envelope.answer_with_events = true;
+    return send(std::move(envelope));
+  };
+
+  auto answer = ask(bank::withdraw{3}, ada.version);
+  CHECK_FALSE(answer.carries_state());
+  CHECK(answer.state.payload.empty());
+  REQUIRE(answer.events.size() == 1);
+  CHECK(answer.events[0].type == "bank.withdrawn");
+  CHECK(answer.version == 3);
+  CHECK(answer.command_version == 3);
+  auto moved = entity_ref<bank::account>::copy_of(answer, &ada);
+  REQUIRE(moved.ok());
+  CHECK(moved->version == 3);
+  CHECK(moved->state.balance == 7);
+  CHECK(moved->state.owner == "ada");
+  // Without the copy it started from (or with one at another version), the
+  // events cannot be applied: a clear error, not a wrong state.
+  auto alone = entity_ref<bank::account>::copy_of(answer);
+  REQUIRE_FALSE(alone.ok());
+  CHECK(alone.error().code == ec::invalid_argument);
+  CHECK(entity_ref<bank::account>::copy_of(answer, &moved.value()).error().code
+        == ec::invalid_argument);
+
+  // any_version: the sender's copy may be at any version, so the state.
+  auto unversioned = ask(bank::deposit{1}, any_version);
+  CHECK(unversioned.carries_state());
+  CHECK(unversioned.events.empty());
+  CHECK(entity_ref<bank::account>::copy_of(unversioned)->state.balance == 8);
+
+  // A repeated command id: nothing applied, the current state.
+  auto id = uuid::random();
+  auto first = ask(bank::deposit{2}, 4, id);
+  CHECK_FALSE(first.carries_state());
+  auto again = ask(bank::deposit{2}, 4, id);
+  CHECK(again.carries_state());
+  CHECK(again.command_version == 5);
+  CHECK(entity_ref<bank::account>::copy_of(again)->state.balance == 10);
+
+  // Without the flag: the state, as before.
+  auto plain = send(command_envelope{encode_command(bank::account::command{bank::deposit{1}}),
+                                     5});
+  CHECK(plain.carries_state());
+  CHECK(entity_ref<bank::account>::copy_of(plain)->state.balance == 11);
+
+  // The synchronous API asks for events and keeps its copies right.
+  auto mine = accounts.get(ada.id);
+  accounts.execute(mine, bank::withdraw{4});
+  CHECK(mine.version == 7);
+  CHECK(mine.state.balance == 7);
+  CHECK(accounts.get(ada.id).state.balance == 7);
 }
 
 TEST_CASE("two applications over one store: the store refuses the stale one",

@@ -267,11 +267,13 @@ void application::impl::return_caller(std::unique_ptr<caf::scoped_actor> caller)
 result<entity_snapshot> application::call(const served& aggregate, const entity_id& id,
                                           std::optional<encoded_command> command_bytes,
                                           std::uint64_t expected, const command_ids& ids,
-                                          const read_your_writes* wait) {
+                                          const read_your_writes* wait,
+                                          bool answer_with_events) {
   std::optional<command_envelope> command;
   if (command_bytes) {
     command.emplace(command_envelope{std::move(*command_bytes), expected, ids.command,
                                      ids.correlation, ids.causation});
+    command->answer_with_events = answer_with_events;
     if (wait) {
       command->await_projections = impl_->awaited(wait->projections);
       command->await_timeout = wait->timeout;

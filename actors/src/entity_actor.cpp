@@ -512,13 +512,13 @@ void start_batch(entity_pointer self) {
       if (running == 0)
         d.refusal = failure::not_found(st.id);
       else
-        d.snapshot = {st.id, running, st.aggregate->encode_state(running_state)};
+        d.snapshot = {st.id, running, st.aggregate->encode_state(running_state), 0, {}};
     } else if (auto earlier = applied_version(st, item.command->command_id);
                earlier || batch_commands.contains(item.command->command_id)) {
       // Applied before (or earlier in this batch): not again, whatever
       // version the caller expected; the answer says what it got.
       d.snapshot = {st.id, running, st.aggregate->encode_state(running_state),
-                    earlier ? *earlier : batch_commands.at(item.command->command_id)};
+                    earlier ? *earlier : batch_commands.at(item.command->command_id), {}};
     } else if (item.gave_up) {
       auto gave_up = failure::conflict(st.id, item.tried_at, running);
       gave_up.message = std::string{st.aggregate->name()} + " " + to_string(st.id)
@@ -538,6 +538,7 @@ void start_batch(entity_pointer self) {
         d.refusal = with_entity(st, decision.error());
       } else {
         const auto& envelope = *item.command;
+        auto first_event = request.events.size();
         for (const auto& event : *decision) {
           auto encoded = st.aggregate->encode(event);
           event_record record{st.id, 0, uuid::random(), std::move(encoded.type),
@@ -553,8 +554,19 @@ void start_batch(entity_pointer self) {
         }
         running += decision->size();
         d.writes = !decision->empty();
-        d.snapshot = {st.id, running, st.aggregate->encode_state(running_state),
-                      d.writes ? running : 0};
+        if (envelope.answer_with_events && envelope.expected_version != any_version) {
+          // The sender's copy is at the expected version: its events take
+          // it to `running` (the state is not encoded at all).
+          d.snapshot = {st.id, running, {}, d.writes ? running : 0, {}};
+          d.snapshot.events.reserve(request.events.size() - first_event);
+          for (auto i = first_event; i < request.events.size(); ++i) {
+            const auto& record = request.events[i];
+            d.snapshot.events.push_back({record.type, record.payload, record.schema_version});
+          }
+        } else {
+          d.snapshot = {st.id, running, st.aggregate->encode_state(running_state),
+                        d.writes ? running : 0, {}};
+        }
         if (d.writes && !envelope.command_id.is_nil())
           batch_commands.emplace(envelope.command_id, running);
       }

@@ -52,14 +52,12 @@ public:
   }
 
   /// Returns the typed copy in `snapshot`, an answer of this aggregate's
-  /// entity actor. Errors: ec::decode_failure when its state is not one of
-  /// this aggregate (another aggregate's entity answered, or other code).
-  static result<copy<A>> copy_of(const entity_snapshot& snapshot) {
-    auto state = decode_state<typename A::state>(snapshot.state, A::name);
-    if (!state)
-      return std::move(state).error();
-    return copy<A>{snapshot.id, snapshot.version, std::move(*state),
-                   snapshot.command_version};
+  /// entity actor; `base` is the sender's copy at the expected version, for
+  /// an answer to a command sent with `answer_with_events`. Errors: as
+  /// `copy_from` (repository.hpp).
+  static result<copy<A>> copy_of(const entity_snapshot& snapshot,
+                                 const copy<A>* base = nullptr) {
+    return copy_from<A>(snapshot, base);
   }
 
 private:

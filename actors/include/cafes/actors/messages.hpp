@@ -48,6 +48,12 @@ struct command_envelope {
   /// waiting at most `await_timeout` for them.
   std::vector<awaited_projection> await_projections{};
   std::chrono::milliseconds await_timeout{5'000};
+  /// Asks for the command's events instead of the whole state in the
+  /// answer (see entity_snapshot::events), for a sender whose copy has the
+  /// expected version. Ignored, and the state sent, for `any_version` and
+  /// for a command applied before (its id repeated): the sender's copy may
+  /// be at any version then.
+  bool answer_with_events = false;
 };
 
 } // namespace cafes

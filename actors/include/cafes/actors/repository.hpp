@@ -45,6 +45,42 @@ struct copy {
   std::uint64_t command_version = 0;
 };
 
+/// Returns the typed copy an answer of aggregate `A`'s entity actor
+/// describes. An answer that carries a command's events instead of the
+/// state (command_envelope::answer_with_events) needs `base`, the sender's
+/// copy at the version the command expected: the events evolve a copy of
+/// it. Errors: ec::decode_failure when the state or an event does not
+/// decode as `A`'s (another aggregate's entity answered, or other code);
+/// ec::invalid_argument when the answer carries events and `base` is null
+/// or of another entity or version.
+template <class A>
+result<copy<A>> copy_from(const entity_snapshot& snapshot, const copy<A>* base = nullptr) {
+  if (snapshot.carries_state()) {
+    auto state = decode_state<typename A::state>(snapshot.state, A::name);
+    if (!state)
+      return std::move(state).error();
+    return copy<A>{snapshot.id, snapshot.version, std::move(*state), snapshot.command_version};
+  }
+  auto from = snapshot.version - snapshot.events.size();
+  if (base == nullptr || base->id != snapshot.id || base->version != from
+      || snapshot.events.size() > snapshot.version)
+    return failure::make(ec::invalid_argument,
+                         "the answer of " + std::string{A::name} + " " + to_string(snapshot.id)
+                           + " carries the events from version " + std::to_string(from)
+                           + ", not a state: it needs the copy at that version");
+  copy<A> out{snapshot.id, snapshot.version, base->state, snapshot.command_version};
+  auto version = from;
+  for (const auto& encoded : snapshot.events) {
+    event_record record{snapshot.id, ++version, {}, encoded.type, encoded.payload, 0};
+    record.schema_version = encoded.schema_version;
+    auto event = decode<typename A::event>(record);
+    if (!event)
+      return std::move(event).error();
+    out.state = A::evolve(std::move(out.state), *event);
+  }
+  return out;
+}
+
 template <class A>
 class repository;
 
@@ -213,11 +249,14 @@ public:
   /// cafes_error with ec::invalid_argument (nothing sent) when `wait` names
   /// a projection not started here. Errors: as the entity actor replies,
   /// or ec::timeout.
+  /// With `answer_with_events`, an applied command's answer carries its
+  /// events instead of the state (see command_envelope).
   result<entity_snapshot> call(const served& aggregate, const entity_id& id,
                                std::optional<encoded_command> command,
                                std::uint64_t expected = any_version,
                                const command_ids& ids = {},
-                               const read_your_writes* wait = nullptr);
+                               const read_your_writes* wait = nullptr,
+                               bool answer_with_events = false);
 
   /// Sums the counters of every registry.
   registry_stats stats();
@@ -263,7 +302,8 @@ public:
   /// current state, stale or not (its command_version says what it got).
   void execute(copy<A>& target, typename A::command command, const command_ids& ids = {}) {
     target = unwrap(app_->call(*served_, target.id, encode_command(command), target.version,
-                               ids));
+                               ids, nullptr, true),
+                    &target);
   }
 
   /// Runs `command` on entity `id` at whatever version it has.
@@ -281,7 +321,8 @@ public:
   void execute(copy<A>& target, typename A::command command, const command_ids& ids,
                const read_your_writes& wait) {
     target = unwrap(app_->call(*served_, target.id, encode_command(command), target.version,
-                               ids, &wait));
+                               ids, &wait, true),
+                    &target);
   }
 
   /// As `execute(id, command, ids)`, with read-your-writes (see above).
@@ -315,7 +356,8 @@ public:
   result<done> try_execute(copy<A>& target, typename A::command command,
                            const command_ids& ids = {}) {
     auto outcome = typed(app_->call(*served_, target.id, encode_command(command),
-                                    target.version, ids));
+                                    target.version, ids, nullptr, true),
+                         &target);
     if (!outcome)
       return std::move(outcome).error();
     target = std::move(*outcome);
@@ -372,18 +414,15 @@ public:
   const auto& shard(const entity_id& id) const;
 
 private:
-  static result<copy<A>> typed(result<entity_snapshot> snapshot) {
+  static result<copy<A>> typed(result<entity_snapshot> snapshot,
+                               const copy<A>* base = nullptr) {
     if (!snapshot)
       return std::move(snapshot).error();
-    auto state = decode_state<typename A::state>(snapshot->state, A::name);
-    if (!state)
-      return std::move(state).error();
-    return copy<A>{snapshot->id, snapshot->version, std::move(*state),
-                   snapshot->command_version};
+    return copy_from<A>(*snapshot, base);
   }
 
-  static copy<A> unwrap(result<entity_snapshot> snapshot) {
-    auto out = typed(std::move(snapshot));
+  static copy<A> unwrap(result<entity_snapshot> snapshot, const copy<A>* base = nullptr) {
+    auto out = typed(std::move(snapshot), base);
     if (!out)
       throw_failure(std::move(out).error());
     return std::move(*out);

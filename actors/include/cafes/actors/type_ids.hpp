@@ -49,13 +49,13 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_envelope& x) {
   return f(caf::meta::type_name("cafes.command_envelope"), x.command, x.expected_version,
            x.command_id, x.correlation_id, x.causation_id, x.await_projections,
-           x.await_timeout);
+           x.await_timeout, x.answer_with_events);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, entity_snapshot& x) {
   return f(caf::meta::type_name("cafes.entity_snapshot"), x.id, x.version, x.state,
-           x.command_version);
+           x.command_version, x.events);
 }
 
 template <class Inspector>
@@ -72,10 +72,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(cafes, (std::vector<cafes::event_record>))
   CAF_ADD_TYPE_ID(cafes, (cafes::append_request))
   CAF_ADD_TYPE_ID(cafes, (cafes::registry_stats))
-  CAF_ADD_TYPE_ID(cafes, (cafes::encoded_event))
-  CAF_ADD_TYPE_ID(cafes, (cafes::awaited_projection))
-  CAF_ADD_TYPE_ID(cafes, (cafes::command_envelope))
-  CAF_ADD_TYPE_ID(cafes, (cafes::entity_snapshot))
   CAF_ADD_ATOM(cafes, cafes, append_atom, "append")
   CAF_ADD_ATOM(cafes, cafes, read_atom, "read")
   CAF_ADD_ATOM(cafes, cafes, head_atom, "head")
@@ -90,6 +86,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(cafes, caf::first_custom_type_id)
   CAF_ADD_ATOM(cafes, cafes, wait_atom, "wait")
   CAF_ADD_ATOM(cafes, cafes, log_events_atom, "logevents")
   CAF_ADD_ATOM(cafes, cafes, next_atom, "next")
+  // Added after the atoms: appending keeps every earlier id (nodes of
+  // different builds agree on them).
+  CAF_ADD_TYPE_ID(cafes, (cafes::encoded_event))
+  CAF_ADD_TYPE_ID(cafes, (cafes::awaited_projection))
+  CAF_ADD_TYPE_ID(cafes, (cafes::command_envelope))
+  CAF_ADD_TYPE_ID(cafes, (cafes::entity_snapshot))
 CAF_END_TYPE_ID_BLOCK(cafes)
 
 // Two-argument form: the one-argument form turns the enum name into an atom.
