@@ -12,6 +12,9 @@
 #include <future>
 #include <thread>
 #include <time.h>
+#include <tuple>
+#include <variant>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
@@ -289,6 +292,100 @@ nlohmann::json measure_sync_loop(const settings& s) {
   return {{"raw_append_us", median(raw_us)}, {"pair_us", median(pair_us)},
           {"pairs_per_second", 1e6 / median(pair_us)}, {"ratio", ratio},
           {"pair_runs_us", pair_us}};
+}
+
+/// An aggregate whose state is `cells` numbers (fixed at creation), for
+/// measuring what the state's size costs a command and a get.
+struct cells {
+  static constexpr std::string_view name = "bench.cells";
+  struct state {
+    std::vector<std::int64_t> values;
+    auto fields() const { return std::tie(values); }
+  };
+  struct fill {
+    static constexpr std::string_view type_name = "bench.fill";
+    std::uint64_t count = 0;
+    auto fields() const { return std::tie(count); }
+  };
+  struct bump {
+    static constexpr std::string_view type_name = "bench.bump";
+    std::uint64_t index = 0;
+    auto fields() const { return std::tie(index); }
+  };
+  using command = std::variant<fill, bump>;
+  struct filled {
+    static constexpr std::string_view type_name = "bench.filled";
+    std::uint64_t count = 0;
+    auto fields() const { return std::tie(count); }
+  };
+  struct bumped {
+    static constexpr std::string_view type_name = "bench.bumped";
+    std::uint64_t index = 0;
+    auto fields() const { return std::tie(index); }
+  };
+  using event = std::variant<filled, bumped>;
+
+  static decision<event> decide(const state& current, const command& c) {
+    if (const auto* f = std::get_if<fill>(&c))
+      return std::vector<event>{filled{f->count}};
+    auto index = std::get<bump>(c).index;
+    if (index >= current.values.size())
+      return reject("no cell " + std::to_string(index));
+    return std::vector<event>{bumped{index}};
+  }
+  static state evolve(state s, const event& e) {
+    if (const auto* f = std::get_if<filled>(&e))
+      s.values.assign(f->count, 0);
+    else
+      ++s.values[std::get<bumped>(e).index];
+    return s;
+  }
+};
+
+/// One thread through the synchronous API, RocksDB in memory: a command on
+/// a copy, and a get, for an entity whose state holds 1 number and one
+/// whose state holds `large` (a command's answer carries its events, so
+/// its cost should not grow with the state; a get's carries the state).
+nlohmann::json measure_state_size(const settings& s) {
+  const std::uint64_t large = 10'000;
+  const auto commands = s.appends / 40;
+  nlohmann::json rows = nlohmann::json::array();
+  std::vector<double> per_size_execute, per_size_get;
+  for (std::uint64_t size : {std::uint64_t{1}, large}) {
+    std::vector<double> execute_us, get_us;
+    for (int r = 0; r < s.repeats; ++r) {
+      stop_point();
+      application app{open_memory_store()};
+      auto entities = app.entities<cells>();
+      auto copy = entities.create(cells::fill{size});
+      auto start = clock_type::now();
+      for (std::uint64_t i = 0; i < commands; ++i)
+        entities.execute(copy, cells::bump{i % size});
+      execute_us.push_back(seconds_since(start) * 1e6 / double(commands));
+      const auto gets = commands / 10;
+      start = clock_type::now();
+      for (std::uint64_t i = 0; i < gets; ++i)
+        copy = entities.get(copy.id);
+      get_us.push_back(seconds_since(start) * 1e6 / double(gets));
+      if (copy.state.values.size() != size || copy.version != commands + 1)
+        throw std::runtime_error("state_size: the copy went wrong");
+    }
+    per_size_execute.push_back(median(execute_us));
+    per_size_get.push_back(median(get_us));
+    std::printf("  state of %6llu numbers: execute on a copy %7.1f us (runs %.1f-%.1f), "
+                "get %8.1f us\n",
+                static_cast<unsigned long long>(size), median(execute_us),
+                *std::min_element(execute_us.begin(), execute_us.end()),
+                *std::max_element(execute_us.begin(), execute_us.end()), median(get_us));
+    std::fflush(stdout);
+    rows.push_back({{"state_numbers", size}, {"execute_us", median(execute_us)},
+                    {"get_us", median(get_us)}, {"execute_runs_us", execute_us},
+                    {"get_runs_us", get_us}});
+  }
+  std::printf("  large / small: execute %.2fx, get %.2fx\n",
+              per_size_execute[1] / per_size_execute[0], per_size_get[1] / per_size_get[0]);
+  std::fflush(stdout);
+  return rows;
 }
 
 /// Every command to one entity, 1 to 64 clients: against the store's own
@@ -670,7 +767,8 @@ int main(int argc, char** argv) {
   cli.add_flag("--quick", quick, "small sizes, one repeat (a smoke run)");
   std::vector<std::string> only;
   const std::vector<std::string> cases{"nosync",     "sync",         "ceilings",
-                                       "latency",    "sync_loop",    "hot_entity",
+                                       "latency",    "sync_loop",    "state_size",
+                                       "hot_entity",
                                        "long_history", "idle",       "replay",
                                        "spawn",      "subscription"};
   cli.add_option("--only", only, "run only these cases (no plot data is written)")
@@ -717,6 +815,10 @@ int main(int argc, char** argv) {
     if (wanted("sync_loop")) {
       std::printf("synchronous API loop (medians of %d)\n", s.repeats);
       out["sync_loop"] = measure_sync_loop(s);
+    }
+    if (wanted("state_size")) {
+      std::printf("state size, synchronous API (medians of %d)\n", s.repeats);
+      out["state_size"] = measure_state_size(s);
     }
     if (wanted("hot_entity")) {
       std::printf("one hot entity (medians of %d)\n", s.repeats);

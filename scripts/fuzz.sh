@@ -15,7 +15,7 @@ cmake -S . -B build/fuzz -DCAFES_BUILD_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/fuzz -j "$(nproc)"
 
-targets=(event_value key log_entry payload uuid_text)
+targets=(event_value key log_entry payload protocol uuid_text)
 passed=0
 failed=0
 for target in "${targets[@]}"; do

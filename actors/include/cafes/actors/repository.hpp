@@ -45,6 +45,27 @@ struct copy {
   std::uint64_t command_version = 0;
 };
 
+namespace detail {
+
+/// Decodes the events `snapshot` carries, at the versions they got.
+template <class A>
+result<std::vector<typename A::event>> answered_events(const entity_snapshot& snapshot) {
+  std::vector<typename A::event> out;
+  out.reserve(snapshot.events.size());
+  auto version = snapshot.version - snapshot.events.size();
+  for (const auto& encoded : snapshot.events) {
+    event_record record{snapshot.id, ++version, {}, encoded.type, encoded.payload, 0};
+    record.schema_version = encoded.schema_version;
+    auto event = decode<typename A::event>(record);
+    if (!event)
+      return std::move(event).error();
+    out.push_back(std::move(*event));
+  }
+  return out;
+}
+
+} // namespace detail
+
 /// Returns the typed copy an answer of aggregate `A`'s entity actor
 /// describes. An answer that carries a command's events instead of the
 /// state (command_envelope::answer_with_events) needs `base`, the sender's
@@ -69,17 +90,41 @@ result<copy<A>> copy_from(const entity_snapshot& snapshot, const copy<A>* base =
                            + " carries the events from version " + std::to_string(from)
                            + ", not a state: it needs the copy at that version");
   copy<A> out{snapshot.id, snapshot.version, base->state, snapshot.command_version};
-  auto version = from;
-  for (const auto& encoded : snapshot.events) {
-    event_record record{snapshot.id, ++version, {}, encoded.type, encoded.payload, 0};
-    record.schema_version = encoded.schema_version;
-    auto event = decode<typename A::event>(record);
-    if (!event)
-      return std::move(event).error();
-    out.state = A::evolve(std::move(out.state), *event);
-  }
+  auto events = detail::answered_events<A>(snapshot);
+  if (!events)
+    return std::move(events).error();
+  for (const auto& event : *events)
+    out.state = A::evolve(std::move(out.state), event);
   return out;
 }
+
+namespace detail {
+
+/// Brings `target`, the sender's copy, to what `snapshot` (the answer to
+/// its command) describes, evolving it in place (no copy of its state).
+/// Errors: as copy_from; `target` is unchanged then.
+template <class A>
+result<done> apply_answer(copy<A>& target, const entity_snapshot& snapshot) {
+  if (snapshot.carries_state() || snapshot.id != target.id
+      || snapshot.events.size() > snapshot.version
+      || snapshot.version - snapshot.events.size() != target.version) {
+    auto out = copy_from<A>(snapshot, &target);
+    if (!out)
+      return std::move(out).error();
+    target = std::move(*out);
+    return done{};
+  }
+  auto events = answered_events<A>(snapshot);
+  if (!events)
+    return std::move(events).error();
+  for (const auto& event : *events)
+    target.state = A::evolve(std::move(target.state), event);
+  target.version = snapshot.version;
+  target.command_version = snapshot.command_version;
+  return done{};
+}
+
+} // namespace detail
 
 template <class A>
 class repository;
@@ -301,9 +346,8 @@ public:
   /// entity applied before, nothing is applied and `target` becomes the
   /// current state, stale or not (its command_version says what it got).
   void execute(copy<A>& target, typename A::command command, const command_ids& ids = {}) {
-    target = unwrap(app_->call(*served_, target.id, encode_command(command), target.version,
-                               ids, nullptr, true),
-                    &target);
+    apply(target, app_->call(*served_, target.id, encode_command(command), target.version,
+                             ids, nullptr, true));
   }
 
   /// Runs `command` on entity `id` at whatever version it has.
@@ -320,9 +364,8 @@ public:
   /// version), and `target` is unchanged.
   void execute(copy<A>& target, typename A::command command, const command_ids& ids,
                const read_your_writes& wait) {
-    target = unwrap(app_->call(*served_, target.id, encode_command(command), target.version,
-                               ids, &wait, true),
-                    &target);
+    apply(target, app_->call(*served_, target.id, encode_command(command), target.version,
+                             ids, &wait, true));
   }
 
   /// As `execute(id, command, ids)`, with read-your-writes (see above).
@@ -355,13 +398,11 @@ public:
   /// brings it to the entity's version from the failure alone).
   result<done> try_execute(copy<A>& target, typename A::command command,
                            const command_ids& ids = {}) {
-    auto outcome = typed(app_->call(*served_, target.id, encode_command(command),
-                                    target.version, ids, nullptr, true),
-                         &target);
-    if (!outcome)
-      return std::move(outcome).error();
-    target = std::move(*outcome);
-    return done{};
+    auto answer = app_->call(*served_, target.id, encode_command(command), target.version,
+                             ids, nullptr, true);
+    if (!answer)
+      return std::move(answer).error();
+    return detail::apply_answer(target, *answer);
   }
 
   /// As `execute(id, command, ids)`.
@@ -414,15 +455,23 @@ public:
   const auto& shard(const entity_id& id) const;
 
 private:
-  static result<copy<A>> typed(result<entity_snapshot> snapshot,
-                               const copy<A>* base = nullptr) {
+  static result<copy<A>> typed(result<entity_snapshot> snapshot) {
     if (!snapshot)
       return std::move(snapshot).error();
-    return copy_from<A>(*snapshot, base);
+    return copy_from<A>(*snapshot);
   }
 
-  static copy<A> unwrap(result<entity_snapshot> snapshot, const copy<A>* base = nullptr) {
-    auto out = typed(std::move(snapshot), base);
+  /// Brings `target` to the answer to its command; throws as `unwrap`.
+  static void apply(copy<A>& target, result<entity_snapshot> answer) {
+    if (!answer)
+      throw_failure(std::move(answer).error());
+    auto applied = detail::apply_answer(target, *answer);
+    if (!applied)
+      throw_failure(std::move(applied).error());
+  }
+
+  static copy<A> unwrap(result<entity_snapshot> snapshot) {
+    auto out = typed(std::move(snapshot));
     if (!out)
       throw_failure(std::move(out).error());
     return std::move(*out);
