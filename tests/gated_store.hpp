@@ -1,7 +1,8 @@
 #pragma once
 // A store decorator for tests: records batch sizes and single appends, can
 // hold every call at a gate until the test opens it (a store that stops
-// answering), can fail every append as a full disk would, can spoil one
+// answering), can fail every append as a full disk would, every read of
+// an entity's history with a code of the test's choice, can spoil one
 // page of the global log that a reader gets, and says whether its appends
 // wait for a device as the test wants.
 
@@ -49,6 +50,13 @@ public:
   void fail_appends(bool on) {
     std::lock_guard guard{mutex_};
     failing_ = on;
+  }
+
+  /// While not ec::none, every `read` (an entity's history) fails with
+  /// `code` ("read refused (injected)") and reads nothing.
+  void fail_reads(ec code) {
+    std::lock_guard guard{mutex_};
+    read_fault_ = code;
   }
 
   /// How doctor_log_page spoils a page of the global log.
@@ -116,6 +124,8 @@ public:
   result<std::vector<event_record>> read(const entity_id& entity, std::uint64_t from,
                                          std::uint64_t to) override {
     pass();
+    if (auto code = read_fault(); code != ec::none)
+      return failure::make(code, "read refused (injected)");
     return inner_->read(entity, from, to);
   }
 
@@ -226,6 +236,11 @@ private:
     return failing_;
   }
 
+  ec read_fault() {
+    std::lock_guard guard{mutex_};
+    return read_fault_;
+  }
+
   /// Holds the caller while the gate is closed, for at most 20 s: a
   /// test that fails with the gate closed must not hang its application's
   /// shutdown.
@@ -245,6 +260,7 @@ private:
   std::condition_variable changed_;
   bool open_ = true;
   bool failing_ = false;
+  ec read_fault_ = ec::none;
   int waiting_ = 0;
   int single_appends_ = 0;
   std::uint64_t doctored_position_ = 0; // 0: none asked for, or done

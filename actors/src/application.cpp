@@ -314,6 +314,13 @@ result<entity_snapshot> application::call(const served& aggregate, const entity_
   // mailbox later: it is dropped, not reused.
   if (!timed_out)
     impl_->return_caller(std::move(caller));
+  // Every failure names the entity, also those that no entity actor gave
+  // (this call's timeout, a registry that is closing or gone).
+  if (!out->ok() && out->error().entity.is_nil()) {
+    auto named = std::move(*out).error();
+    named.entity = id;
+    return named;
+  }
   return std::move(*out);
 }
 

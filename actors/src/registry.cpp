@@ -79,8 +79,11 @@ void request_stop(registry_pointer self, entry& slot, const entity_id& id) {
   self->send(slot.actor, stop_atom::value);
 }
 
-failure closing_failure() {
-  return failure::make(ec::closing, "the application is closing");
+/// The answer to a request for entity `id` while closing: names it.
+failure closing_failure(const entity_id& id) {
+  auto f = failure::make(ec::closing, "the application is closing");
+  f.entity = id;
+  return f;
 }
 
 /// While closing: keeps up to `stop_window` stops in flight; quits when no
@@ -120,7 +123,7 @@ void on_entity_down(registry_pointer self, const caf::down_msg& msg) {
   auto& slot = it->second;
   if (st.closing) {
     for (auto& request : slot.deferred)
-      request.promise.deliver(to_caf_error(closing_failure()));
+      request.promise.deliver(to_caf_error(closing_failure(id)));
     st.entities.erase(it);
     continue_closing(self);
     return;
@@ -163,7 +166,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
     [=](execute_atom, const entity_id& id,
         command_envelope& command) -> caf::result<entity_snapshot> {
       if (self->state.closing)
-        return to_caf_error(closing_failure());
+        return to_caf_error(closing_failure(id));
       auto& slot = lookup(self, id);
       if (slot.stopping) {
         auto promise = self->make_response_promise<entity_snapshot>();
@@ -174,7 +177,7 @@ registry_actor::behavior_type registry_behavior(registry_pointer self,
     },
     [=](caf::get_atom, const entity_id& id) -> caf::result<entity_snapshot> {
       if (self->state.closing)
-        return to_caf_error(closing_failure());
+        return to_caf_error(closing_failure(id));
       auto& slot = lookup(self, id);
       if (slot.stopping) {
         auto promise = self->make_response_promise<entity_snapshot>();

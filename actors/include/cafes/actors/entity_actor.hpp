@@ -30,16 +30,24 @@ using entity_actor = caf::typed_actor<
   // entity_options::missed_events_cap; without an expected version: the
   // retry budget ran out, versions only), ec::rejected, ec::not_found,
   // ec::invalid_argument (a command of another aggregate),
-  // ec::decode_failure (history unreadable or damaged),
-  // ec::storage_failure (nothing written), ec::storage_unavailable (the
-  // store is closed or read-only), ec::unknown_outcome (the store may have
-  // written it: the actor reloads before the next command; read back to
-  // know), ec::timeout (the store, or a read-your-writes projection, did
-  // not answer in time), ec::closing, ec::actor_error.
+  // ec::decode_failure (history unreadable or damaged, or command bytes
+  // that do not decode), ec::storage_failure (nothing written),
+  // ec::storage_unavailable (the store is closed or read-only),
+  // ec::unknown_outcome (the store may have written it: the actor reloads
+  // before the next command; read back to know, after the store's next
+  // write: a RocksDB store whose sync failed reads as before that write
+  // until it reopens, which its next write does), ec::timeout (the store
+  // did not answer within entity_options::storage_timeout: it may still
+  // write; or a read-your-writes projection did not answer in time: the
+  // command was applied), ec::closing (the registry: the application is
+  // closing). No cafes actor answers ec::actor_error: to_failure gives it
+  // for a CAF error of another kind only (see entity_ref.hpp for the
+  // errors CAF gives a caller itself).
   caf::replies_to<execute_atom, command_envelope>::with<entity_snapshot>,
-  // The current snapshot; ec::not_found for an entity with no events;
-  // ec::decode_failure, ec::storage_failure, ec::storage_unavailable,
-  // ec::timeout when the history cannot be loaded.
+  // The current snapshot, or an error naming the entity: ec::not_found for
+  // an entity with no events; ec::decode_failure, ec::storage_failure,
+  // ec::storage_unavailable, ec::timeout when the history cannot be
+  // loaded; ec::closing (the registry: the application is closing).
   caf::replies_to<caf::get_atom>::with<entity_snapshot>,
   // From the registry: finish what is queued, then stop.
   caf::reacts_to<stop_atom>,

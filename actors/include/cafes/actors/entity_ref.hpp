@@ -30,7 +30,11 @@ public:
   /// at version `expected` (any_version: whatever the entity has, retried
   /// on another writer's append; 0: create). Returns CAF's response handle:
   /// its value is an entity_snapshot (turn it into a copy with `copy_of`),
-  /// its error one of those entity_actor.hpp lists (to_failure reads it).
+  /// its error one of those entity_actor.hpp lists (to_failure reads it),
+  /// naming the entity. Two errors come from CAF on the caller's side and
+  /// do not name it (it is `id()`): ec::timeout when `timeout` passes (the
+  /// command was sent and may still be applied), and ec::closing when the
+  /// registry is gone (the application has closed).
   template <class Self>
   auto execute(Self* self, typename A::command command, std::uint64_t expected = any_version,
                caf::duration timeout = caf::duration{caf::infinite}) const {
@@ -45,7 +49,9 @@ public:
     return self->request(registry_, timeout, execute_atom::value, id_, std::move(envelope));
   }
 
-  /// Asks for the entity's snapshot (ec::not_found when it has no events).
+  /// Asks for the entity's snapshot (ec::not_found when it has no events;
+  /// the other errors as entity_actor.hpp's get lists, and CAF's two as
+  /// `execute`).
   template <class Self>
   auto get(Self* self, caf::duration timeout = caf::duration{caf::infinite}) const {
     return self->request(registry_, timeout, caf::get_atom::value, id_);

@@ -292,8 +292,10 @@ public:
   /// aggregate `aggregate` and waits for the snapshot: at version
   /// `expected`, with `ids`, and, with `wait`, read-your-writes. Throws
   /// cafes_error with ec::invalid_argument (nothing sent) when `wait` names
-  /// a projection not started here. Errors: as the entity actor replies,
-  /// or ec::timeout.
+  /// a projection not started here. Errors: as the entity actor replies;
+  /// ec::timeout when `request_timeout` passes (the request was sent: a
+  /// command in it may still be applied); ec::closing when the registry is
+  /// gone. Every failure names entity `id` (failure::entity).
   /// With `answer_with_events`, an applied command's answer carries its
   /// events instead of the state (see command_envelope).
   result<entity_snapshot> call(const served& aggregate, const entity_id& id,
@@ -380,8 +382,13 @@ public:
   // entity_actor.hpp: ec::conflict with the missed events, ec::rejected,
   // ec::not_found, ec::decode_failure, ec::storage_failure,
   // ec::storage_unavailable, ec::unknown_outcome, ec::timeout,
-  // ec::closing, ec::actor_error), each naming the entity
-  // (failure::entity).
+  // ec::closing; a get only ec::not_found, ec::decode_failure, the storage
+  // codes, ec::timeout and ec::closing), each naming the entity
+  // (failure::entity). Also ec::timeout when the application's
+  // request_timeout passes: the request was sent, and a command in it may
+  // still be applied (read back). Never ec::invalid_argument (the command
+  // is an `A::command`) or ec::actor_error (no cafes actor answers it).
+  // tests/actor_contract_test.cpp lists a test for each.
 
   /// As `create(id, command)`: ec::conflict (expected 0) when `id` exists.
   result<copy<A>> try_create(const entity_id& id, typename A::command command) {
