@@ -34,8 +34,8 @@
 //   T11 a synchronous call that times out names its entity
 //   T12 a closing registry and one that is gone answer closing naming the
 //       entity
-//   (T9b a read back after an unknown_outcome tells whether the command was
-//       written: [!shouldfail], a known bug of the RocksDB store, see there)
+//   T9b a read back after an unknown_outcome tells whether the command was
+//       written (the RocksDB store reopens before a read to learn it)
 //
 // call        code                 test
 // ----------  -------------------  ---------------------------------------------
@@ -481,22 +481,21 @@ TEST_CASE("actor contract - a failed sync is an unknown_outcome naming the entit
     }
   }
   CHECK_REFUSED(outcome, ec::unknown_outcome, id);
-  // The store reopens on its next write (to any entity); the entity actor
-  // then reads the truth (before the reopen it does not: see the next test).
+  // The store reopens before its next read or write (to any entity); the
+  // entity actor then reads the truth (see the next test).
   REQUIRE(repo.try_create(uuid::random(), bank::open{"carl"}).ok());
   auto after = repo.try_get(id);
   CHECK(head_of(*store, id) == (after ? after->version : 0));
 }
 
-// A known bug, reported, not fixed here: see the report of the branch
-// actor-contract. Until the store has reopened (its next write does that),
-// its reads do not show a write whose sync failed, though the reopen finds
-// it in the log: "read back to know" (entity_actor.hpp) answers "not
-// written" for a command that was. [!shouldfail] keeps the suite green
-// while the bug lasts: once fixed, this test fails; then drop the tag.
+// Before the fix, the store's reads did not show a write whose sync failed
+// until its next write reopened it (the reopen found the write in the log):
+// "read back to know" answered "not written" (version 1, head 1) for a
+// command that was, and the next command got version 3. Now every read
+// reopens the store first after an unknown outcome.
 TEST_CASE("actor contract - a read back after an unknown_outcome tells whether the command "
           "was written",
-          "[actors][actor_contract][!shouldfail]") {
+          "[actors][actor_contract]") {
   temp_dir dir;
   rocksdb_options options;
   options.path = dir.sub("db");
@@ -516,8 +515,10 @@ TEST_CASE("actor contract - a read back after an unknown_outcome tells whether t
   auto head_read_back = head_of(*store, id);
   auto next = repo.try_execute(id, bank::deposit{1}); // reopens the store
   REQUIRE(next.ok());
-  // Observed: read back 1 (and head 1), then the next command gets 3: the
-  // deposit read back as not written was in the log.
+  // The deposit reached the log before its sync failed: the read back says
+  // so, and the next command follows it.
+  CHECK(read_back->version == 2);
+  CHECK(read_back->state.balance == 1);
   CHECK(read_back->version + 1 == next->version);
   CHECK(head_read_back + 1 == next->version);
 }

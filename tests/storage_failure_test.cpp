@@ -292,8 +292,13 @@ TEST_CASE("a failed WAL sync is reported as an unknown outcome, and the store te
     CHECK_THAT(outcome.error().message,
                Catch::Contains(to_string(entity)) && Catch::Contains("may or may not"));
   }
-  // The next append reopens the database, which replays the log: the
-  // "failed" event is there, so the honest answer was "unknown".
+  // A read right after it reopens the database, which replays the log:
+  // the "failed" event is there, so the honest answer was "unknown", and
+  // every read says so (before the reopen, the head and the global log
+  // still said 3).
+  CHECK(*(*store)->head(entity) == 4);
+  CHECK(*(*store)->last_position() == 4);
+  // So does the next append.
   auto retried = (*store)->append(make_append(entity, 3));
   REQUIRE_FALSE(retried.ok());
   CHECK(retried.error().code == ec::conflict);

@@ -141,6 +141,11 @@ struct rocksdb_store::impl {
   /// writes until the database is reopened, and its WAL must not be synced
   /// meanwhile (Debian's build aborts on that).
   std::atomic<bool> write_failed{false};
+  /// A failed commit may have reached the WAL (its sync failed, the caller
+  /// got unknown_outcome). The open database does not show such a write,
+  /// a reopen replays it: until then a read could say "not written" of a
+  /// write that is stored, so reads reopen first (read_barrier).
+  std::atomic<bool> outcome_unknown{false};
   std::mutex write_failure_mutex;
   std::string write_failure; // the first failed write's reason
   std::string reopen_failure; // the last failed reopen's reason
@@ -218,7 +223,9 @@ struct rocksdb_store::impl {
   /// replays the WAL up to the last complete write, i.e. every acknowledged
   /// append. Returns nothing when the store writes again, else the error
   /// every append gets meanwhile.
-  std::optional<failure> recover() {
+  /// `now`: reopen even within the second (a read must learn an unknown
+  /// outcome, see outcome_unknown).
+  std::optional<failure> recover(bool now_or_never = false) {
     if (!write_failed)
       return std::nullopt;
     std::unique_lock exclusive{db_mutex};
@@ -226,7 +233,7 @@ struct rocksdb_store::impl {
     if (!write_failed)
       return std::nullopt; // another caller recovered meanwhile
     auto now = std::chrono::steady_clock::now();
-    if (now >= next_reopen) {
+    if (now >= next_reopen || (now_or_never && outcome_unknown)) {
       next_reopen = now + std::chrono::seconds{1};
       if (db) {
         db->Close().PermitUncheckedError();
@@ -240,6 +247,7 @@ struct rocksdb_store::impl {
         auto position = stored_last_position();
         if (position) {
           last_position = *position;
+          outcome_unknown = false;
           write_failed = false;
           write_failure.clear();
           reopen_failure.clear();
@@ -256,6 +264,24 @@ struct rocksdb_store::impl {
       message += "; reopening it failed (" + reopen_failure + ")";
     return failure::make(ec::storage_failure,
                          message + "; it retries at most once a second");
+  }
+
+  /// Called by every read before it takes `db_mutex`: after a write whose
+  /// outcome is unknown, reopens the database so that the read sees that
+  /// write if it is stored (RocksDB replays it from the WAL). Returns the
+  /// error the read gets when the reopen failed: storage_unavailable, as
+  /// the store cannot tell what it holds.
+  std::optional<failure> read_barrier() {
+    if (!outcome_unknown)
+      return std::nullopt;
+    auto stopped = recover(true);
+    if (!stopped || !outcome_unknown)
+      return std::nullopt;
+    return failure::make(ec::storage_unavailable,
+                         "a write to the database at '" + path
+                           + "' has an unknown outcome (its log sync failed) and "
+                             "reopening to learn it failed: "
+                           + stopped->message);
   }
 
   /// Returns the database, or the error a call gets while it is closed
@@ -312,11 +338,13 @@ struct rocksdb_store::impl {
     }
     if (!is_lock_contention(status))
       impl.record_write_failure(status);
-    if (may_be_stored(status))
+    if (may_be_stored(status)) {
+      impl.outcome_unknown = true;
       return failure::make(ec::unknown_outcome,
                            context + ": the write-ahead log sync failed (" + status.ToString()
                              + "); the change may or may not be stored: read the "
                                "checkpoint back before acting on this");
+    }
     return translate(status, context);
   }
 
@@ -551,15 +579,16 @@ struct rocksdb_store::impl {
         if (status.IsCorruption())
           out[index] = failure::make(ec::storage_failure,
                                      context + ": " + corrupt_failure().message);
-        else if (may_be_stored(status))
+        else if (may_be_stored(status)) {
           // The bytes reached the WAL before its sync failed: a reopen
           // replays them. Saying "not written" would be a lie.
+          outcome_unknown = true;
           out[index] = failure::make(
             ec::unknown_outcome,
             context + ": the write-ahead log sync failed (" + status.ToString()
               + "); the events may or may not be stored: read the entity back "
                 "before acting on this");
-        else
+        } else
           // The record never fully reached the WAL: nothing of it is stored.
           out[index] = translate(status, context);
       }
@@ -786,6 +815,8 @@ rocksdb_store::read(const entity_id& entity, std::uint64_t from,
   if (from > to)
     return out;
   const auto prefix = layout::event_key_prefix(entity);
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -848,6 +879,8 @@ rocksdb_store::read(const entity_id& entity, std::uint64_t from,
 
 result<std::uint64_t> rocksdb_store::head(const entity_id& entity) {
   std::string value;
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -871,6 +904,8 @@ namespace cafes {
 result<std::vector<entity_id>>
 rocksdb_store::list_entities(std::optional<entity_id> after, std::size_t limit) {
   std::vector<entity_id> out;
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -898,6 +933,8 @@ rocksdb_store::list_entities(std::optional<entity_id> after, std::size_t limit) 
 
 result<std::uint64_t> rocksdb_store::scan(
   const std::function<bool(std::string_view key, std::string_view value)>& visit) {
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -924,6 +961,8 @@ result<log_page> rocksdb_store::read_all(std::uint64_t after, std::size_t limit,
                                          const log_filter& filter) {
   log_page page;
   page.next_after = after;
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -988,6 +1027,8 @@ result<log_page> rocksdb_store::read_all(std::uint64_t after, std::size_t limit,
 result<std::optional<std::uint64_t>> rocksdb_store::find_command(const entity_id& entity,
                                                                  const uuid& command) {
   std::string value;
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -1008,6 +1049,8 @@ result<std::optional<std::uint64_t>> rocksdb_store::find_command(const entity_id
 }
 
 result<std::uint64_t> rocksdb_store::last_position() {
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   if (auto db = impl_->database(); !db)
     return std::move(db).error();
@@ -1029,6 +1072,8 @@ std::uint64_t rocksdb_store::estimated_keys() {
 result<std::optional<view_checkpoint>> rocksdb_store::read_view_checkpoint(std::string_view view) {
   if (auto bad = check_view_name(view))
     return *bad;
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)
@@ -1151,6 +1196,8 @@ result<std::vector<view_row>> rocksdb_store::scan_view(std::string_view view,
   if (auto bad = check_view_name(view))
     return *bad;
   std::vector<view_row> out;
+  if (auto unknown = impl_->read_barrier())
+    return std::move(*unknown);
   std::shared_lock shared{impl_->db_mutex};
   auto db = impl_->database();
   if (!db)

@@ -34,9 +34,9 @@ using entity_actor = caf::typed_actor<
   // that do not decode), ec::storage_failure (nothing written),
   // ec::storage_unavailable (the store is closed or read-only),
   // ec::unknown_outcome (the store may have written it: the actor reloads
-  // before the next command; read back to know, after the store's next
-  // write: a RocksDB store whose sync failed reads as before that write
-  // until it reopens, which its next write does), ec::timeout (the store
+  // before the next command; read back to know: the RocksDB store reopens
+  // before its next read, so that the read shows the write if the log
+  // kept it), ec::timeout (the store
   // did not answer within entity_options::storage_timeout: it may still
   // write; or a read-your-writes projection did not answer in time: the
   // command was applied), ec::closing (the registry: the application is

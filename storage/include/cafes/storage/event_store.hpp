@@ -140,8 +140,10 @@ failure view_moved(std::string_view view, const std::optional<view_checkpoint>& 
 ///   write until it reopens its database, or for good after it found a
 ///   damaged block). Nothing of a refused write is written.
 /// - `ec::storage_unavailable`: the store's database is closed: reopening it
-///   after a failed write failed (reads); the store is open read-only
-///   (writes).
+///   after a failed write failed (reads; after an unknown outcome a read
+///   reopens the database first, so that it shows the write if the log
+///   kept it, and gets this code when it cannot); the store is open
+///   read-only (writes).
 /// - `ec::timeout`: another writer held the lock this write needs (an
 ///   entity's head, a view's checkpoint) longer than the store waits;
 ///   nothing is written; retry.
