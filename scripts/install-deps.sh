@@ -15,6 +15,8 @@ packages=(
   clang               # the fuzz targets (scripts/fuzz.sh): libFuzzer is clang's
   libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes for clang 14; only
                       # recommended by clang, so --no-install-recommends skips it
+  libcpp-httplib-dev  # the HTTP/JSON edge (net/); brings libssl-dev, zlib, brotli
+  pkg-config          # cpp-httplib's build flags must match Debian's library
 )
 
 missing=()

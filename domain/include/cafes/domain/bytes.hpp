@@ -128,4 +128,12 @@ private:
   std::size_t pos_ = 0;
 };
 
+/// Returns `bytes` in standard base64 (RFC 4648, with padding).
+std::string to_base64(const std::vector<std::uint8_t>& bytes);
+
+/// Decodes standard base64 (padding required). Returns nullopt on any other
+/// character, a wrong length, bad padding or non-zero padding bits (only
+/// the canonical text of some bytes decodes).
+std::optional<std::vector<std::uint8_t>> from_base64(std::string_view text);
+
 } // namespace cafes

@@ -4,6 +4,7 @@
 // A sample aggregate (cafes::samples, not installed): examples, tests and
 // tools use it; a service defines its own aggregates like it.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,23 +20,27 @@ namespace cafes_samples::bank {
 struct opened {
   static constexpr std::string_view type_name = "bank.opened";
   std::string owner;
+  static constexpr std::array field_names{"owner"};
   auto fields() const { return std::tie(owner); }
 };
 
 struct deposited {
   static constexpr std::string_view type_name = "bank.deposited";
   std::int64_t amount = 0;
+  static constexpr std::array field_names{"amount"};
   auto fields() const { return std::tie(amount); }
 };
 
 struct withdrawn {
   static constexpr std::string_view type_name = "bank.withdrawn";
   std::int64_t amount = 0;
+  static constexpr std::array field_names{"amount"};
   auto fields() const { return std::tie(amount); }
 };
 
 struct closed {
   static constexpr std::string_view type_name = "bank.closed";
+  static constexpr std::array<const char*, 0> field_names{};
   auto fields() const { return std::tie(); }
 };
 
@@ -44,23 +49,27 @@ struct closed {
 struct open {
   static constexpr std::string_view type_name = "bank.open";
   std::string owner;
+  static constexpr std::array field_names{"owner"};
   auto fields() const { return std::tie(owner); }
 };
 
 struct deposit {
   static constexpr std::string_view type_name = "bank.deposit";
   std::int64_t amount = 0;
+  static constexpr std::array field_names{"amount"};
   auto fields() const { return std::tie(amount); }
 };
 
 struct withdraw {
   static constexpr std::string_view type_name = "bank.withdraw";
   std::int64_t amount = 0;
+  static constexpr std::array field_names{"amount"};
   auto fields() const { return std::tie(amount); }
 };
 
 struct close {
   static constexpr std::string_view type_name = "bank.close";
+  static constexpr std::array<const char*, 0> field_names{};
   auto fields() const { return std::tie(); }
 };
 
@@ -71,6 +80,7 @@ struct state {
   bool is_closed = false;
   std::string owner;
   std::int64_t balance = 0;
+  static constexpr std::array field_names{"is_open", "is_closed", "owner", "balance"};
   auto fields() const { return std::tie(is_open, is_closed, owner, balance); }
 };
 

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cafes/domain/bytes.hpp"
 #include "cafes/storage/event_store.hpp"
 
 namespace cafes::admin {
@@ -37,12 +38,9 @@ namespace cafes::admin {
 /// after a replayed write-ahead log).
 inline constexpr std::size_t list_page = 16'384;
 
-/// Returns `bytes` in standard base64 (with padding).
-std::string to_base64(const std::vector<std::uint8_t>& bytes);
-
-/// Decodes standard base64 (padding required). Returns nullopt on any other
-/// character, a wrong length or bad padding.
-std::optional<std::vector<std::uint8_t>> from_base64(std::string_view text);
+// Base64 as export writes it (bytes.hpp).
+using cafes::from_base64;
+using cafes::to_base64;
 
 /// Returns `record` as one JSON object on one line, without a newline: its
 /// position when not 0, its schema version when not 1, its command,
