@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <regex>
+#include <sstream>
 #include <string>
 
 #include <httplib.h>
@@ -244,4 +246,44 @@ TEST_CASE("http edge - a port that is taken is a clear error", "[net][http]") {
   CHECK_THROWS_AS(third.serve<bank::account>("no-slash"), cafes_error);
   third.serve<bank::account>("/accounts");
   CHECK_THROWS_AS(third.serve<bank::account>("/accounts"), cafes_error);
+}
+
+TEST_CASE("http edge - /metrics gives requests by status and the aggregate's conflict "
+          "counters in Prometheus text format",
+          "[net][http]") {
+  edge_fixture f;
+  auto id = open_account(f, "ada");
+  REQUIRE(f.post("/accounts/" + id, {{"type", "bank.deposit"}, {"amount", 5}})->status == 200);
+  auto stale = f.post("/accounts/" + id, {{"type", "bank.deposit"}, {"amount", 5}},
+                      {{"If-Match", "\"1\""}});
+  REQUIRE(stale);
+  REQUIRE(stale->status == 412);
+  REQUIRE(f.client.Get("/nothing/here")->status == 404);
+  auto res = f.client.Get("/metrics");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK_THAT(res->get_header_value("Content-Type"), Catch::StartsWith("text/plain"));
+  const auto& text = res->body;
+  INFO(text);
+  CHECK_THAT(text, Catch::Contains("# TYPE cafes_http_requests_total counter\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_http_requests_total{code=\"201\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_http_requests_total{code=\"200\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_http_requests_total{code=\"412\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_http_requests_total{code=\"404\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_conflicts_total{aggregate=\"bank_account\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains(
+                     "cafes_missed_events_delivered_total{aggregate=\"bank_account\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_retries_exhausted_total{aggregate=\"bank_account\"} 0\n"));
+  CHECK_THAT(text, Catch::Contains("cafes_entity_actors_resident 1\n"));
+  // Every sample line is `name{labels} value` or `name value`.
+  std::istringstream lines{text};
+  std::string line;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    ++samples;
+    CHECK(std::regex_match(line, std::regex{R"(^cafes_[a-z_]+(\{[a-z]+="[^"]*"\})? [0-9]+$)"}));
+  }
+  CHECK(samples >= 10);
 }

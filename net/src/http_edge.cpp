@@ -6,6 +6,7 @@
 #include <mutex>
 #include <regex>
 #include <thread>
+#include <vector>
 
 #include <sys/socket.h>
 
@@ -111,9 +112,13 @@ json::value state_body(const entity_id& id, std::uint64_t version, json::value s
 }
 
 struct http_edge::impl {
+  application& app;
   http_options options;
   httplib::Server server;
   std::map<std::string, std::unique_ptr<entity_endpoint>> endpoints;
+  std::vector<std::string> aggregate_names; // of the served aggregates, for /metrics
+  std::mutex answered_mutex;
+  std::map<int, std::uint64_t> answered; // requests answered, by status
   std::thread listener;
   std::atomic<bool> draining{false};
   std::atomic<bool> listen_ended{false};
@@ -122,7 +127,71 @@ struct http_edge::impl {
   bool started = false;
   bool stopped = false;
 
-  explicit impl(http_options opts) : options(std::move(opts)) {}
+  impl(application& application, http_options opts)
+    : app(application), options(std::move(opts)) {}
+
+  void count(int status) {
+    std::lock_guard guard{answered_mutex};
+    ++answered[status];
+  }
+
+  /// Sends `reply` and counts it.
+  void answer(httplib::Response& res, const http_reply& reply) {
+    send(res, reply);
+    count(reply.status);
+  }
+
+  /// The Prometheus text exposition (format 0.0.4) of the edge's and the
+  /// application's counters.
+  std::string metrics() {
+    std::string out;
+    auto family = [&](const char* name, const char* type, const char* help) {
+      out += std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type
+             + "\n";
+    };
+    auto sample = [&](const std::string& name, const std::string& labels,
+                      std::uint64_t value) {
+      out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(value)
+             + "\n";
+    };
+    family("cafes_http_requests_total", "counter", "HTTP requests answered, by status code.");
+    {
+      std::lock_guard guard{answered_mutex};
+      for (const auto& [status, count] : answered)
+        sample("cafes_http_requests_total", "code=\"" + std::to_string(status) + "\"", count);
+    }
+    struct per_aggregate {
+      const char* name;
+      const char* help;
+      std::uint64_t command_stats::*field;
+    };
+    const per_aggregate counters[] = {
+      {"cafes_conflicts_total", "Conflicts answered (stale versions, retries exhausted).",
+       &command_stats::conflicts},
+      {"cafes_retries_total", "Retries of commands without an expected version.",
+       &command_stats::retries},
+      {"cafes_retries_exhausted_total",
+       "Commands without an expected version whose every attempt met another writer.",
+       &command_stats::retries_exhausted},
+      {"cafes_missed_events_delivered_total", "Events carried in conflict answers.",
+       &command_stats::missed_events_delivered},
+    };
+    for (const auto& counter : counters) {
+      family(counter.name, "counter", counter.help);
+      for (const auto& name : aggregate_names)
+        sample(counter.name, "aggregate=\"" + name + "\"", app.counters(name).*counter.field);
+    }
+    auto stats = app.stats();
+    family("cafes_entity_actors_resident", "gauge", "Entity actors alive now.");
+    sample("cafes_entity_actors_resident", "", stats.resident);
+    family("cafes_entity_actors_spawned_total", "counter",
+           "Entity actors spawned (respawns after passivation included).");
+    sample("cafes_entity_actors_spawned_total", "", stats.spawned);
+    family("cafes_entity_actors_passivated_total", "counter",
+           "Entity actors stopped after being idle.");
+    sample("cafes_entity_actors_passivated_total", "", stats.passivated);
+    return out;
+  }
 
   /// Answers a request for `endpoint`, entity `id` (empty: the collection).
   http_reply handle(entity_endpoint& endpoint, const httplib::Request& req,
@@ -168,13 +237,14 @@ struct http_edge::impl {
 };
 
 http_edge::http_edge(application& app, http_options options)
-  : app_(&app), impl_(std::make_unique<impl>(std::move(options))) {}
+  : app_(&app), impl_(std::make_unique<impl>(app, std::move(options))) {}
 
 http_edge::~http_edge() {
   stop();
 }
 
-void http_edge::add(const std::string& prefix, std::unique_ptr<entity_endpoint> endpoint) {
+void http_edge::add(const std::string& prefix, std::string aggregate,
+                    std::unique_ptr<entity_endpoint> endpoint) {
   if (impl_->started)
     throw cafes_error{failure::make(ec::invalid_argument,
                                     "serve '" + prefix + "' before the edge starts")};
@@ -183,15 +253,18 @@ void http_edge::add(const std::string& prefix, std::unique_ptr<entity_endpoint> 
                                     "'" + prefix
                                       + "' is not a path prefix like /accounts (letters, "
                                         "digits, '-', '_', segments starting with '/')")};
-  if (impl_->endpoints.contains(prefix))
+  if (prefix == "/metrics" || impl_->endpoints.contains(prefix))
     throw cafes_error{failure::make(ec::invalid_argument, "'" + prefix + "' is served already")};
   auto& served = *(impl_->endpoints[prefix] = std::move(endpoint));
+  if (std::find(impl_->aggregate_names.begin(), impl_->aggregate_names.end(), aggregate)
+      == impl_->aggregate_names.end())
+    impl_->aggregate_names.push_back(aggregate);
   auto& state = *impl_;
   auto on_item = [&state, &served](const httplib::Request& req, httplib::Response& res) {
-    send(res, state.handle(served, req, req.matches[1]));
+    state.answer(res, state.handle(served, req, req.matches[1]));
   };
   auto on_collection = [&state, &served](const httplib::Request& req, httplib::Response& res) {
-    send(res, state.handle(served, req, std::string{}));
+    state.answer(res, state.handle(served, req, std::string{}));
   };
   auto item = prefix + "/([^/]+)";
   impl_->server.Get(item, on_item);
@@ -221,9 +294,18 @@ std::uint16_t http_edge::start() {
   server.set_read_timeout(state.options.read_timeout.count(), 0);
   // Paths no endpoint serves, and errors httplib answers itself (413 for a
   // body over the limit, 400 for a malformed request): JSON too.
-  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  server.Get("/metrics", [&state](const httplib::Request&, httplib::Response& res) {
+    if (state.draining) {
+      state.answer(res, error_reply(503, ec::closing, "the service is shutting down"));
+      return;
+    }
+    res.set_content(state.metrics(), "text/plain; version=0.0.4");
+    state.count(200);
+  });
+  server.set_error_handler([&state](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty())
       return; // an answer of ours (httplib calls this for every status >= 400)
+    state.count(res.status);
     auto code = res.status == 413 ? ec::invalid_argument
                                   : (res.status == 404 ? ec::not_found : ec::invalid_argument);
     auto message = res.status == 404 ? std::string{"no such path"}

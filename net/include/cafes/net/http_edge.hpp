@@ -15,6 +15,11 @@
 //                      client missed). Without: at whatever version the
 //                      entity has, retried on another writer's append.
 //                      200 with the new state and ETag.
+//   GET  /metrics      the edge's and the application's counters in
+//                      Prometheus text format: requests by status code,
+//                      and per served aggregate conflicts, retries,
+//                      retries exhausted, missed events delivered; entity
+//                      actors resident, spawned, passivated.
 // `Idempotency-Key: K` makes the command idempotent (its command id is
 // derived from K): sent again, it is not applied again, and the answer is
 // the current state. A create with a key also derives the entity's id from
@@ -179,7 +184,8 @@ public:
   /// prefix, or as application::serve.
   template <aggregate A>
   void serve(const std::string& prefix) {
-    add(prefix, std::make_unique<typed_endpoint<A>>(*app_, app_->serve(erase<A>()), prefix));
+    add(prefix, std::string{A::name},
+        std::make_unique<typed_endpoint<A>>(*app_, app_->serve(erase<A>()), prefix));
   }
 
   /// Binds and starts listening on a thread of its own. Returns the port.
@@ -201,7 +207,8 @@ public:
   void stop();
 
 private:
-  void add(const std::string& prefix, std::unique_ptr<entity_endpoint> endpoint);
+  void add(const std::string& prefix, std::string aggregate,
+           std::unique_ptr<entity_endpoint> endpoint);
 
   struct impl;
   application* app_;
