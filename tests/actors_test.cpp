@@ -637,6 +637,37 @@ TEST_CASE("idle entity actors passivate and come back with their state",
   }
 }
 
+TEST_CASE("an id without history leaves no entity actor behind",
+          "[actors][passivation]") {
+  // Idle passivation is off (the default): only the missing history stops
+  // these actors. Without that, every unknown id stayed resident for ever.
+  application app{rocksdb_in_memory()};
+  auto accounts = app.entities<bank::account>();
+  constexpr int unknown = 2000;
+  for (int i = 0; i < unknown; ++i) {
+    auto answer = accounts.try_get(uuid::random());
+    REQUIRE_FALSE(answer);
+    CHECK(answer.error().code == ec::not_found);
+  }
+  // A refused create (no state would make it valid) keeps none either.
+  auto refused = accounts.try_execute(uuid::random(), bank::deposit{5});
+  REQUIRE_FALSE(refused);
+  auto kept = accounts.create(bank::open{"ada"});
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (app.stats().resident > 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  auto stats = app.stats();
+  CHECK(stats.resident == 1); // the account with a history stays
+  CHECK(stats.passivated == unknown + 1);
+  // A passivated unknown id answers as before, and can be created later.
+  auto later = uuid::random();
+  CHECK(accounts.try_get(later).error().code == ec::not_found);
+  auto created = accounts.execute(later, bank::open{"bob"});
+  CHECK(created.version == 1);
+  CHECK(accounts.get(later).state.owner == "bob");
+  CHECK(accounts.get(kept.id).version == 1);
+}
+
 TEST_CASE("errors render with their names and context", "[actors]") {
   caf::actor_system_config cfg;
   add_error_category(cfg);

@@ -76,6 +76,7 @@ struct application::impl {
   std::vector<storage_shard> shards_;
   delay_actor delays_;
   std::shared_ptr<log_notifier> notifier_;
+  std::shared_ptr<commit_counters> commits_ = std::make_shared<commit_counters>();
   log_hub_actor hub_;
   /// Projection runners started here, by name.
   std::map<std::string, projection_actor, std::less<>> projections_;
@@ -140,10 +141,11 @@ void application::impl::start() {
     storage_actor_options options;
     options.max_batch = config_.max_batch;
     options.notifier = notifier_;
+    options.commits = commits_;
     if (direct)
       options.direct = std::make_shared<direct_appends>(store_);
     storage_.push_back(spawn_storage_actor(*system_, store_, options));
-    shards_.emplace_back(storage_.back(), options.direct, notifier_);
+    shards_.emplace_back(storage_.back(), options.direct, notifier_, commits_);
   }
 }
 
@@ -237,6 +239,10 @@ application::serve(const std::shared_ptr<const erased_aggregate>& aggregate) {
     .emplace(std::string{aggregate->name()},
              served{aggregate, std::move(shards), options.counters})
     .first->second;
+}
+
+commit_stats application::commits() const noexcept {
+  return impl_->commits_->read();
 }
 
 command_stats application::counters(std::string_view name) {

@@ -458,8 +458,11 @@ void store_batch(entity_pointer self, append_request request) {
   const auto& storage = st.context->storage;
   if (auto* direct = storage.direct.get();
       direct && st.flight->batch.size() == 1 && direct->try_begin()) {
+    auto started = std::chrono::steady_clock::now();
     auto outcome = direct->store().append(request);
     direct->end();
+    if (storage.commits)
+      storage.commits->record(1, std::chrono::steady_clock::now() - started);
     if (outcome) {
       if (storage.notifier)
         storage.notifier->appended();
@@ -586,6 +589,21 @@ void start_batch(entity_pointer self) {
   store_batch(self, std::move(request));
 }
 
+/// Asks the registry to stop this actor (it routes nothing more here
+/// meanwhile): once, and not while answers are held. Without a registry
+/// nobody can route to us any more, so the actor just quits.
+void request_passivation(entity_pointer self) {
+  auto& st = self->state;
+  if (st.passivation_requested || st.held_answers > 0)
+    return;
+  if (auto registry = st.context->registry.lock()) {
+    st.passivation_requested = true;
+    self->send(caf::actor_cast<passivation_listener>(registry), passivate_atom::value, st.id);
+  } else {
+    self->quit();
+  }
+}
+
 /// Moves the queue on: loads when needed, starts a batch when none is in
 /// flight (a direct append settles it before start_batch returns, and the
 /// loop goes on), and quits when asked to once everything is answered.
@@ -595,6 +613,11 @@ void process(entity_pointer self) {
     if (st.waiting.empty()) {
       if (st.stop_requested && st.held_answers == 0)
         self->quit();
+      else if (!st.loaded || st.version == 0)
+        // No history (an unknown id, a refused create) or a failed load:
+        // nothing worth keeping resident, and a client asking for a million
+        // random ids would otherwise leave a million actors behind.
+        request_passivation(self);
       return;
     }
     if (!st.loaded) {
@@ -665,18 +688,7 @@ entity_actor::behavior_type entity_behavior(entity_pointer self, entity_id id,
       self->state.decide_sent = false;
       process(self);
     },
-    caf::after(idle) >> [=] {
-      auto& st = self->state;
-      if (st.passivation_requested || st.held_answers > 0)
-        return;
-      if (auto registry = st.context->registry.lock()) {
-        st.passivation_requested = true;
-        self->send(caf::actor_cast<passivation_listener>(registry),
-                   passivate_atom::value, st.id);
-      } else {
-        self->quit(); // no registry: nobody can route to us any more
-      }
-    },
+    caf::after(idle) >> [=] { request_passivation(self); },
   };
 }
 

@@ -1,6 +1,7 @@
 #include "cafes/actors/storage_actor.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <caf/all.hpp>
 
@@ -39,10 +40,14 @@ void deliver(caf::response_promise& promise, result<T>&& outcome) {
 
 /// Runs the batch on the store and answers every request in it. Appends go
 /// first, so a read sees every append taken before it.
-void execute(event_store& store, batch& work, direct_appends* direct,
-             const log_notifier* notifier) {
+void execute(event_store& store, batch& work, const storage_actor_options& options) {
+  auto* direct = options.direct.get();
+  auto* notifier = options.notifier.get();
   if (!work.appends.empty()) {
+    auto started = std::chrono::steady_clock::now();
     auto outcomes = store.append_batch(work.appends);
+    if (options.commits)
+      options.commits->record(work.appends.size(), std::chrono::steady_clock::now() - started);
     if (notifier && std::any_of(outcomes.begin(), outcomes.end(),
                                 [](const auto& outcome) { return outcome.ok(); }))
       notifier->appended();
@@ -105,7 +110,7 @@ void storage_loop(caf::blocking_actor* self, std::shared_ptr<event_store> store,
            && self->has_next_message())
       self->receive(on_append, on_read, on_head, on_exit,
                     caf::after(std::chrono::seconds{0}) >> [&] { drained = true; });
-    execute(*store, work, options.direct.get(), options.notifier.get());
+    execute(*store, work, options);
   }
 }
 

@@ -2,15 +2,21 @@
 
 #include <algorithm>
 #include <atomic>
+#include <list>
 #include <map>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <caf/all.hpp>
 #include <httplib.h>
+
+#include "cafes/actors/application.hpp"
 
 namespace cafes::net {
 
@@ -78,12 +84,82 @@ std::optional<std::uint64_t> expected_version(const std::string& header) {
   }
 }
 
+/// Whether `host` is a loopback address or name: only this machine can
+/// connect there.
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1")
+    return true;
+  in_addr address{};
+  return ::inet_pton(AF_INET, host.c_str(), &address) == 1
+         && (ntohl(address.s_addr) >> 24) == 127;
+}
+
+/// Compares without stopping at the first difference (a token's prefix is
+/// not revealed by how long the comparison took).
+bool same_secret(const std::string& given, const std::string& secret) {
+  unsigned char diff = given.size() == secret.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i] ^ secret[i % std::max<std::size_t>(secret.size(), 1)]);
+  return diff == 0 && !secret.empty();
+}
+
+/// Returns an http_request view of httplib's request.
+http_request view_of(const httplib::Request& req) {
+  http_request out;
+  out.method = req.method;
+  out.path = req.path;
+  for (const auto& match : req.matches)
+    out.matches.push_back(match.str());
+  out.body = req.body;
+  out.header = [&req](const std::string& name) -> std::optional<std::string> {
+    if (!req.has_header(name.c_str()))
+      return std::nullopt;
+    return req.get_header_value(name.c_str());
+  };
+  out.param = [&req](const std::string& name) -> std::optional<std::string> {
+    if (!req.has_param(name.c_str()))
+      return std::nullopt;
+    return req.get_param_value(name.c_str());
+  };
+  return out;
+}
+
+/// Reads a position from `text` (digits only). Returns nullopt otherwise.
+std::optional<std::uint64_t> position_of(const std::string& text) {
+  static const std::regex digits{R"(^[0-9]{1,19}$)"};
+  if (!std::regex_match(text, digits))
+    return std::nullopt;
+  try {
+    return std::stoull(text);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
 bool valid_prefix(const std::string& prefix) {
   static const std::regex allowed{R"(^(/[A-Za-z0-9_-]+)+$)"};
   return std::regex_match(prefix, allowed);
 }
 
 } // namespace
+
+result<std::pair<std::uint64_t, command_ids>> request_preconditions(const http_request& request) {
+  std::uint64_t expected = any_version;
+  if (auto header = request.header("If-Match")) {
+    auto parsed = expected_version(*header);
+    if (!parsed)
+      return failure::make(ec::invalid_argument,
+                           "If-Match must be one entity tag like \"3\" (the version), or *");
+    expected = *parsed;
+  }
+  command_ids ids;
+  if (auto key = request.header("Idempotency-Key")) {
+    if (key->empty() || key->size() > 256)
+      return failure::make(ec::invalid_argument, "Idempotency-Key must have 1 to 256 characters");
+    ids.command = uuid::name_based(idempotency_space, *key);
+  }
+  return std::pair{expected, ids};
+}
 
 http_reply failure_reply(const failure& problem, const json::value& missed_events,
                          bool precondition) {
@@ -114,7 +190,8 @@ json::value state_body(const entity_id& id, std::uint64_t version, json::value s
 struct http_edge::impl {
   application& app;
   http_options options;
-  httplib::Server server;
+  /// An SSLServer when options.tls is set.
+  std::unique_ptr<httplib::Server> server;
   std::map<std::string, std::unique_ptr<entity_endpoint>> endpoints;
   std::vector<std::string> aggregate_names; // of the served aggregates, for /metrics
   std::mutex answered_mutex;
@@ -126,9 +203,20 @@ struct http_edge::impl {
   std::mutex stop_mutex;
   bool started = false;
   bool stopped = false;
+  /// The position each open live tail has looked at.
+  std::mutex streams_mutex;
+  std::list<std::atomic<std::uint64_t>> streams;
 
   impl(application& application, http_options opts)
-    : app(application), options(std::move(opts)) {}
+    : app(application), options(std::move(opts)) {
+    const auto& tls = options.tls;
+    if (tls.enabled())
+      server = std::make_unique<httplib::SSLServer>(
+        tls.certificate.c_str(), tls.key.c_str(),
+        tls.client_ca.empty() ? nullptr : tls.client_ca.c_str());
+    else
+      server = std::make_unique<httplib::Server>();
+  }
 
   void count(int status) {
     std::lock_guard guard{answered_mutex};
@@ -188,9 +276,49 @@ struct http_edge::impl {
            "Entity actors spawned (respawns after passivation included).");
     sample("cafes_entity_actors_spawned_total", "", stats.spawned);
     family("cafes_entity_actors_passivated_total", "counter",
-           "Entity actors stopped after being idle.");
+           "Entity actors stopped after being idle or finding no history.");
     sample("cafes_entity_actors_passivated_total", "", stats.passivated);
+    auto commits = app.commits();
+    auto histogram = [&](const char* name, const auto& bounds, const auto& counts,
+                         std::uint64_t sum, double scale) {
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < bounds.size(); ++i) {
+        cumulative += counts[i];
+        out += std::string{name} + "_bucket{le=\"" + number(bounds[i] * scale) + "\"} "
+               + std::to_string(cumulative) + "\n";
+      }
+      cumulative += counts.back();
+      out += std::string{name} + "_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
+      out += std::string{name} + "_sum " + number(static_cast<double>(sum) * scale) + "\n";
+      out += std::string{name} + "_count " + std::to_string(cumulative) + "\n";
+    };
+    family("cafes_append_latency_seconds", "histogram",
+           "How long the store took per commit (a group commit or a direct append).");
+    histogram("cafes_append_latency_seconds", commit_stats::latency_bounds_us, commits.latency,
+              commits.latency_sum_us, 1e-6);
+    family("cafes_group_commit_size", "histogram", "Appends per commit.");
+    histogram("cafes_group_commit_size", commit_stats::size_bounds, commits.size,
+              commits.appends, 1.0);
+    std::uint64_t tails = 0;
+    std::uint64_t behind = 0;
+    if (auto last = app.store()->last_position()) {
+      std::lock_guard guard{streams_mutex};
+      tails = streams.size();
+      for (const auto& position : streams)
+        behind = std::max(behind, *last - std::min(*last, position.load()));
+    }
+    family("cafes_event_streams_open", "gauge", "Live tails of the global log open (GET /events).");
+    sample("cafes_event_streams_open", "", tails);
+    family("cafes_subscription_lag_events", "gauge",
+           "Log positions the furthest-behind live tail has still to look at.");
+    sample("cafes_subscription_lag_events", "", behind);
     return out;
+  }
+
+  static std::string number(double value) {
+    std::ostringstream text;
+    text << value;
+    return text.str();
   }
 
   /// Answers a request for `endpoint`, entity `id` (empty: the collection).
@@ -213,27 +341,161 @@ struct http_edge::impl {
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded())
       return error_reply(400, ec::invalid_argument, "the body is not JSON");
-    std::uint64_t expected = any_version;
-    if (req.has_header("If-Match")) {
-      if (!id)
-        return error_reply(400, ec::invalid_argument,
-                           "If-Match on a create: a new entity has no version");
-      auto parsed = expected_version(req.get_header_value("If-Match"));
-      if (!parsed)
-        return error_reply(400, ec::invalid_argument,
-                           "If-Match must be one entity tag like \"3\" (the version), or *");
-      expected = *parsed;
-    }
-    command_ids ids;
-    if (req.has_header("Idempotency-Key")) {
-      auto key = req.get_header_value("Idempotency-Key");
-      if (key.empty() || key.size() > 256)
-        return error_reply(400, ec::invalid_argument,
-                           "Idempotency-Key must have 1 to 256 characters");
-      ids.command = uuid::name_based(idempotency_space, key);
-    }
-    return endpoint.run(id, body, expected, ids);
+    if (!id && req.has_header("If-Match"))
+      return error_reply(400, ec::invalid_argument,
+                         "If-Match on a create: a new entity has no version");
+    auto preconditions = request_preconditions(view_of(req));
+    if (!preconditions)
+      return failure_reply(preconditions.error(), json::value::array());
+    return endpoint.run(id, body, preconditions->first, preconditions->second);
   }
+
+  /// Returns whether the request may go on; if not, `res` is the answer
+  /// (401 without the bearer token).
+  bool authorized(const httplib::Request& req, httplib::Response& res) {
+    if (options.bearer_token.empty())
+      return true;
+    auto given = req.get_header_value("Authorization");
+    if (given.rfind("Bearer ", 0) == 0 && same_secret(given.substr(7), options.bearer_token))
+      return true;
+    auto reply = error_reply(401, ec::invalid_argument,
+                             "this service needs Authorization: Bearer TOKEN");
+    reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+    answer(res, reply);
+    return false;
+  }
+
+  /// The JSON of a log event: where it is, which entity, and its fields as
+  /// a served aggregate reads them (else its payload in base64).
+  json::value log_event_json(const event_record& record) {
+    json::value out{{"position", record.position},
+                    {"entity", to_string(record.entity)},
+                    {"version", record.version},
+                    {"type", record.type},
+                    {"timestamp_ns", record.timestamp_ns},
+                    {"command_id", to_string(record.command_id)},
+                    {"correlation_id", to_string(record.correlation_id)},
+                    {"causation_id", to_string(record.causation_id)}};
+    for (auto& [prefix, endpoint] : endpoints)
+      if (auto fields = endpoint->event_json(record)) {
+        fields->erase("type");
+        out.update(*fields);
+        return out;
+      }
+    out["payload_base64"] = to_base64(record.payload);
+    return out;
+  }
+
+  /// Streams the global log after `after` through `filter` to `sink` as
+  /// server-sent events until the client goes or the edge stops;
+  /// `position` follows what was looked at (for the lag in /metrics).
+  void stream(std::uint64_t after, const log_filter& filter, httplib::DataSink& sink,
+              std::atomic<std::uint64_t>& position) {
+    using clock = std::chrono::steady_clock;
+    auto quiet_since = clock::now();
+    caf::scoped_actor self{app.system()};
+    while (!draining) {
+      auto page = app.store()->read_all(after, 256, filter);
+      if (!page) {
+        auto text = "event: error\ndata: "
+                    + json_text(json::value{{"error", std::string{to_string(page.error().code)}},
+                                            {"message", page.error().message}})
+                    + "\n\n";
+        sink.write(text.data(), text.size());
+        break;
+      }
+      std::string out;
+      for (const auto& record : page->events)
+        out += "id: " + std::to_string(record.position) + "\nevent: " + record.type
+               + "\ndata: " + json_text(log_event_json(record)) + "\n\n";
+      if (!out.empty()) {
+        if (!sink.write(out.data(), out.size()))
+          break;
+        quiet_since = clock::now();
+      }
+      if (page->next_after > after) {
+        after = page->next_after;
+        position = after;
+        continue; // there may be more: read on before waiting
+      }
+      if (clock::now() - quiet_since >= options.stream_keep_alive) {
+        static const std::string comment = ": keep-alive\n\n";
+        if (!sink.write(comment.data(), comment.size()))
+          break;
+        quiet_since = clock::now();
+      }
+      // Wait at the log hub for a commit past `after`, a short while at a
+      // time so that a stopping edge ends the stream soon.
+      self->request(app.hub(), std::chrono::milliseconds{250}, wait_atom::value, after)
+        .receive([](std::uint64_t) {}, [](caf::error&) {});
+    }
+  }
+
+  /// Answers GET /events: opens a live tail, or says why not.
+  void open_stream(const httplib::Request& req, httplib::Response& res) {
+    if (draining) {
+      answer(res, error_reply(503, ec::closing, "the service is shutting down"));
+      return;
+    }
+    std::uint64_t after = 0;
+    auto from = req.has_header("Last-Event-ID") ? req.get_header_value("Last-Event-ID")
+                : req.has_param("after")        ? req.get_param_value("after")
+                                                : std::string{"0"};
+    if (auto parsed = position_of(from)) {
+      after = *parsed;
+    } else {
+      answer(res, error_reply(400, ec::invalid_argument,
+                              "after (or Last-Event-ID) must be a log position: digits, got '"
+                                + from + "'"));
+      return;
+    }
+    log_filter filter;
+    for (std::size_t i = 0; i < req.get_param_value_count("aggregate"); ++i)
+      filter.aggregates.push_back(req.get_param_value("aggregate", i));
+    for (std::size_t i = 0; i < req.get_param_value_count("type"); ++i)
+      filter.event_types.push_back(req.get_param_value("type", i));
+    auto last = app.store()->last_position();
+    if (!last) {
+      answer(res, failure_reply(last.error(), json::value::array()));
+      return;
+    }
+    if (after > *last) {
+      answer(res, error_reply(400, ec::invalid_argument,
+                              "after " + std::to_string(after) + " is past the end of the log ("
+                                + std::to_string(*last) + ")"));
+      return;
+    }
+    std::list<std::atomic<std::uint64_t>>::iterator slot;
+    {
+      std::lock_guard guard{streams_mutex};
+      if (streams.size() >= stream_limit()) {
+        answer(res, error_reply(503, ec::storage_unavailable,
+                                "too many live tails open (" + std::to_string(streams.size())
+                                  + "): try again later"));
+        return;
+      }
+      slot = streams.emplace(streams.end(), after);
+    }
+    count(200);
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, after, filter, slot](std::size_t, httplib::DataSink& sink) {
+        stream(after, filter, sink, *slot);
+        sink.done();
+        return true;
+      },
+      [this, slot](bool) {
+        std::lock_guard guard{streams_mutex};
+        streams.erase(slot);
+      });
+  }
+
+  std::size_t stream_limit() const {
+    return options.max_streams > 0 ? options.max_streams
+                                    : std::max<std::size_t>(options.threads / 2, 1);
+  }
+
 };
 
 http_edge::http_edge(application& app, http_options options)
@@ -253,7 +515,7 @@ void http_edge::add(const std::string& prefix, std::string aggregate,
                                     "'" + prefix
                                       + "' is not a path prefix like /accounts (letters, "
                                         "digits, '-', '_', segments starting with '/')")};
-  if (prefix == "/metrics" || impl_->endpoints.contains(prefix))
+  if (prefix == "/metrics" || prefix == "/events" || impl_->endpoints.contains(prefix))
     throw cafes_error{failure::make(ec::invalid_argument, "'" + prefix + "' is served already")};
   auto& served = *(impl_->endpoints[prefix] = std::move(endpoint));
   if (std::find(impl_->aggregate_names.begin(), impl_->aggregate_names.end(), aggregate)
@@ -267,9 +529,32 @@ void http_edge::add(const std::string& prefix, std::string aggregate,
     state.answer(res, state.handle(served, req, std::string{}));
   };
   auto item = prefix + "/([^/]+)";
-  impl_->server.Get(item, on_item);
-  impl_->server.Post(item, on_item);
-  impl_->server.Post(prefix, on_collection);
+  impl_->server->Get(item, on_item);
+  impl_->server->Post(item, on_item);
+  impl_->server->Post(prefix, on_collection);
+}
+
+void http_edge::route(const std::string& method, const std::string& pattern,
+                      std::function<http_reply(const http_request&)> handler) {
+  if (impl_->started)
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    "add route '" + pattern + "' before the edge starts")};
+  if (method != "GET" && method != "POST")
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    "a route's method is GET or POST, not '" + method + "'")};
+  auto& state = *impl_;
+  auto shared = std::make_shared<std::function<http_reply(const http_request&)>>(std::move(handler));
+  auto on_request = [&state, shared](const httplib::Request& req, httplib::Response& res) {
+    if (state.draining) {
+      state.answer(res, error_reply(503, ec::closing, "the service is shutting down"));
+      return;
+    }
+    state.answer(res, (*shared)(view_of(req)));
+  };
+  if (method == "GET")
+    impl_->server->Get(pattern, on_request);
+  else
+    impl_->server->Post(pattern, on_request);
 }
 
 std::uint16_t http_edge::start() {
@@ -277,7 +562,20 @@ std::uint16_t http_edge::start() {
   std::lock_guard guard{state.stop_mutex};
   if (state.started)
     throw cafes_error{failure::make(ec::invalid_argument, "the HTTP edge is started already")};
-  auto& server = state.server;
+  auto& server = *state.server;
+  const auto& options = state.options;
+  if (!is_loopback(options.host)
+      && (!options.tls.enabled() || (options.bearer_token.empty() && options.tls.client_ca.empty())))
+    throw cafes_error{failure::make(
+      ec::invalid_argument,
+      "listening on " + options.host
+        + " (not loopback) needs TLS (a certificate and key) and a bearer token or client "
+          "certificates: anyone who reaches it could write")};
+  if (!server.is_valid())
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    "cannot load the TLS certificate '" + options.tls.certificate
+                                      + "', key '" + options.tls.key + "' or client CA '"
+                                      + options.tls.client_ca + "'")};
   const auto threads = std::max<std::size_t>(state.options.threads, 1);
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   server.set_payload_max_length(state.options.max_body_bytes);
@@ -294,6 +592,13 @@ std::uint16_t http_edge::start() {
   server.set_read_timeout(state.options.read_timeout.count(), 0);
   // Paths no endpoint serves, and errors httplib answers itself (413 for a
   // body over the limit, 400 for a malformed request): JSON too.
+  server.set_pre_routing_handler([&state](const httplib::Request& req, httplib::Response& res) {
+    return state.authorized(req, res) ? httplib::Server::HandlerResponse::Unhandled
+                                      : httplib::Server::HandlerResponse::Handled;
+  });
+  server.Get("/events", [&state](const httplib::Request& req, httplib::Response& res) {
+    state.open_stream(req, res);
+  });
   server.Get("/metrics", [&state](const httplib::Request&, httplib::Response& res) {
     if (state.draining) {
       state.answer(res, error_reply(503, ec::closing, "the service is shutting down"));
@@ -365,7 +670,7 @@ void http_edge::stop() {
     return;
   state.stopped = true;
   state.draining = true;
-  state.server.stop();
+  state.server->stop();
   if (state.listener.joinable())
     state.listener.join();
 }

@@ -214,6 +214,10 @@ public:
   /// of that name is served).
   command_stats counters(std::string_view name);
 
+  /// Returns the commits to the store so far: how many, how many appends
+  /// each held and how long each took (histograms).
+  commit_stats commits() const noexcept;
+
   // -- typed actor handles --------------------------------------------------
   // Declared here, defined in application.hpp, which includes CAF's typed
   // actor headers: include that to call them.

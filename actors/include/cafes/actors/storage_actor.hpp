@@ -14,6 +14,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "cafes/actors/counters.hpp"
 #include "cafes/actors/log_hub.hpp"
 #include "cafes/actors/type_ids.hpp"
 #include "cafes/storage/event_store.hpp"
@@ -79,14 +80,20 @@ struct storage_shard {
   /// Every append goes to `actor`.
   storage_shard(storage_actor actor) : actor(std::move(actor)) {} // NOLINT: implicit on purpose
   storage_shard(storage_actor actor, std::shared_ptr<direct_appends> direct,
-                std::shared_ptr<log_notifier> notifier = nullptr)
-    : actor(std::move(actor)), direct(std::move(direct)), notifier(std::move(notifier)) {}
+                std::shared_ptr<log_notifier> notifier = nullptr,
+                std::shared_ptr<commit_counters> commits = nullptr)
+    : actor(std::move(actor)),
+      direct(std::move(direct)),
+      notifier(std::move(notifier)),
+      commits(std::move(commits)) {}
 
   storage_actor actor;
   /// Null: every append goes to the actor.
   std::shared_ptr<direct_appends> direct;
   /// Told after each direct append (may be null).
   std::shared_ptr<log_notifier> notifier;
+  /// Counts each direct append (may be null).
+  std::shared_ptr<commit_counters> commits;
 };
 
 struct storage_actor_options {
@@ -99,6 +106,8 @@ struct storage_actor_options {
   /// When set, told after each batch that stored something (subscriptions
   /// waiting at the end of the log wake up).
   std::shared_ptr<log_notifier> notifier;
+  /// When set, counts each batch's appends and how long the store took.
+  std::shared_ptr<commit_counters> commits;
 };
 
 /// Spawns a storage actor over `store`. It is a detached actor: store calls

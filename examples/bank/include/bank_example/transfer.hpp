@@ -12,6 +12,7 @@
 // A held transfer keeps the amount, out of every account, for an operator:
 // money is never lost silently, and the manager is not stuck retrying.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -32,34 +33,40 @@ struct transfer_requested {
   cafes::entity_id from;
   cafes::entity_id to;
   std::int64_t amount = 0;
+  static constexpr std::array field_names{"from", "to", "amount"};
   auto fields() const { return std::tie(from, to, amount); }
 };
 
 struct transfer_debited {
   static constexpr std::string_view type_name = "transfer.debited";
+  static constexpr std::array<const char*, 0> field_names{};
   auto fields() const { return std::tie(); }
 };
 
 struct transfer_completed {
   static constexpr std::string_view type_name = "transfer.completed";
+  static constexpr std::array<const char*, 0> field_names{};
   auto fields() const { return std::tie(); }
 };
 
 struct transfer_refunded {
   static constexpr std::string_view type_name = "transfer.refunded";
   std::string reason;
+  static constexpr std::array field_names{"reason"};
   auto fields() const { return std::tie(reason); }
 };
 
 struct transfer_held {
   static constexpr std::string_view type_name = "transfer.held";
   std::string reason;
+  static constexpr std::array field_names{"reason"};
   auto fields() const { return std::tie(reason); }
 };
 
 struct transfer_rejected {
   static constexpr std::string_view type_name = "transfer.rejected";
   std::string reason;
+  static constexpr std::array field_names{"reason"};
   auto fields() const { return std::tie(reason); }
 };
 
@@ -70,29 +77,35 @@ struct request_transfer {
   cafes::entity_id from;
   cafes::entity_id to;
   std::int64_t amount = 0;
+  static constexpr std::array field_names{"from", "to", "amount"};
   auto fields() const { return std::tie(from, to, amount); }
 };
 struct record_debit {
   static constexpr std::string_view type_name = "transfer.record_debit";
+  static constexpr std::array<const char*, 0> field_names{};
   auto fields() const { return std::tie(); }
 };
 struct record_completion {
   static constexpr std::string_view type_name = "transfer.record_completion";
+  static constexpr std::array<const char*, 0> field_names{};
   auto fields() const { return std::tie(); }
 };
 struct record_refund {
   static constexpr std::string_view type_name = "transfer.record_refund";
   std::string reason;
+  static constexpr std::array field_names{"reason"};
   auto fields() const { return std::tie(reason); }
 };
 struct record_rejection {
   static constexpr std::string_view type_name = "transfer.record_rejection";
   std::string reason;
+  static constexpr std::array field_names{"reason"};
   auto fields() const { return std::tie(reason); }
 };
 struct record_hold {
   static constexpr std::string_view type_name = "transfer.record_hold";
   std::string reason;
+  static constexpr std::array field_names{"reason"};
   auto fields() const { return std::tie(reason); }
 };
 
@@ -109,6 +122,7 @@ struct transfer_state {
   cafes::entity_id to;
   std::int64_t amount = 0;
   std::string reason; // why it was refunded, held or rejected
+  static constexpr std::array field_names{"status", "from", "to", "amount", "reason"};
   auto fields() const { return std::tie(status, from, to, amount, reason); }
 };
 

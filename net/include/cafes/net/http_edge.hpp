@@ -15,6 +15,15 @@
 //                      client missed). Without: at whatever version the
 //                      entity has, retried on another writer's append.
 //                      200 with the new state and ETag.
+//   GET  /events?after=N   a live tail of the global log as server-sent
+//                      events, from after position N (or the
+//                      Last-Event-ID header): each event's `id:` is its
+//                      position, `event:` its type, `data:` its JSON
+//                      {"position", "entity", "version", "type",
+//                      "timestamp_ns", "command_id", "correlation_id",
+//                      "causation_id", fields...}; the fields of an
+//                      aggregate not served here come as "payload_base64".
+//                      `aggregate=` and `type=` filter (repeatable).
 //   GET  /metrics      the edge's and the application's counters in
 //                      Prometheus text format: requests by status code,
 //                      and per served aggregate conflicts, retries,
@@ -42,6 +51,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,8 +63,20 @@
 
 namespace cafes::net {
 
+/// HTTPS: the edge's certificate and key (PEM files), and optionally the
+/// CA whose certificates clients must present (mutual TLS).
+struct tls_files {
+  std::string certificate;
+  std::string key;
+  /// Empty: any client may connect (authenticate it with a bearer token).
+  std::string client_ca;
+
+  bool enabled() const noexcept { return !certificate.empty(); }
+};
+
 struct http_options {
-  /// Where to listen. Loopback by default.
+  /// Where to listen. Loopback by default: any other address needs TLS and
+  /// a bearer token or client certificates (see http_edge::start).
   std::string host = "127.0.0.1";
   /// 0: the system picks one (see http_edge::port).
   std::uint16_t port = 0;
@@ -68,7 +90,36 @@ struct http_options {
   std::chrono::seconds keep_alive_timeout{1};
   /// A client that sends a request slower than this is cut off.
   std::chrono::seconds read_timeout{5};
+  /// HTTPS instead of HTTP when set.
+  tls_files tls;
+  /// When not empty, every request needs `Authorization: Bearer TOKEN`
+  /// (else 401).
+  std::string bearer_token;
+  /// Most live tails of the global log (GET /events) open at once: each
+  /// holds a worker thread while open. Over it: 503. 0: half the threads.
+  std::size_t max_streams = 0;
+  /// A live tail with nothing to send writes a comment this often (it also
+  /// finds clients that went away).
+  std::chrono::milliseconds stream_keep_alive{15'000};
 };
+
+/// An HTTP request as a route's handler sees it.
+struct http_request {
+  std::string method;
+  std::string path;
+  /// The route's regular expression groups: [0] the whole path.
+  std::vector<std::string> matches;
+  std::string body;
+  /// Header values and query parameters by name (names of headers in any
+  /// case).
+  std::function<std::optional<std::string>(const std::string&)> header;
+  std::function<std::optional<std::string>(const std::string&)> param;
+};
+
+/// The expected version and command ids an HTTP request asks for: If-Match
+/// ("N" or *) and Idempotency-Key. Errors: ec::invalid_argument naming the
+/// bad header.
+result<std::pair<std::uint64_t, command_ids>> request_preconditions(const http_request& request);
 
 /// An HTTP answer, before it is sent.
 struct http_reply {
@@ -87,6 +138,9 @@ public:
   /// when `id` is null, at version `expected` (any_version: none given).
   virtual http_reply run(const std::optional<entity_id>& id, const json::value& body,
                          std::uint64_t expected, const command_ids& ids) = 0;
+  /// Returns the JSON of `record` ({"type", fields...}) when it is an event
+  /// of this aggregate that decodes, else nothing.
+  virtual std::optional<json::value> event_json(const event_record& record) = 0;
 };
 
 /// Returns the reply for `problem`, with `missed_events` (a conflict's, as
@@ -120,15 +174,29 @@ public:
     auto command = json::variant_from_json<typename A::command>(type, body);
     if (!command)
       return failure_reply(command.error(), json::value::array());
+    return execute(id, *command, expected, ids);
+  }
+
+  /// Runs `command` on entity `id` (none: a new entity, 201) at version
+  /// `expected` with `ids`, and returns the reply (see http_edge.hpp).
+  http_reply execute(const std::optional<entity_id>& id, const typename A::command& command,
+                     std::uint64_t expected, const command_ids& ids) {
     if (!id) {
       // With an idempotency key, the id comes from it too: a repeated
       // create finds the entity it made.
       auto created = ids.command.is_nil() ? uuid::random()
                                           : uuid::name_based(ids.command, "entity");
-      return answer(app_.call(served_, created, encode_command(*command), 0, ids), 201);
+      return answer(app_.call(served_, created, encode_command(command), 0, ids), 201);
     }
-    return answer(app_.call(served_, *id, encode_command(*command), expected, ids), 200,
+    return answer(app_.call(served_, *id, encode_command(command), expected, ids), 200,
                   expected != any_version);
+  }
+
+  std::optional<json::value> event_json(const event_record& record) override {
+    auto event = decode<typename A::event>(record);
+    if (!event)
+      return std::nullopt;
+    return json::variant_to_json(*event);
   }
 
 private:
@@ -183,15 +251,27 @@ public:
   /// Throws cafes_error with ec::invalid_argument for a bad or taken
   /// prefix, or as application::serve.
   template <aggregate A>
-  void serve(const std::string& prefix) {
-    add(prefix, std::string{A::name},
-        std::make_unique<typed_endpoint<A>>(*app_, app_->serve(erase<A>()), prefix));
+  typed_endpoint<A>& serve(const std::string& prefix) {
+    auto endpoint = std::make_unique<typed_endpoint<A>>(*app_, app_->serve(erase<A>()), prefix);
+    auto& typed = *endpoint;
+    add(prefix, std::string{A::name}, std::move(endpoint));
+    return typed;
   }
+
+  /// Answers requests with method `method` ("GET" or "POST") whose path
+  /// matches the regular expression `pattern` with `handler` (a service's
+  /// own resources, next to the served aggregates). Call before start. A
+  /// handler that throws gets 500. Throws cafes_error with
+  /// ec::invalid_argument for another method or after start.
+  void route(const std::string& method, const std::string& pattern,
+             std::function<http_reply(const http_request&)> handler);
 
   /// Binds and starts listening on a thread of its own. Returns the port.
   /// Throws cafes_error with ec::invalid_argument when the host and port
-  /// cannot be bound (taken, not an address of this machine) or it was
-  /// started before.
+  /// cannot be bound (taken, not an address of this machine), when it was
+  /// started before, when a TLS file does not load, or when the host is
+  /// not a loopback address and the edge has no TLS, or neither a bearer
+  /// token nor client certificates (anyone on the network could write).
   std::uint16_t start();
 
   /// The port it listens on (0 before start).
