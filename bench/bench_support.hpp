@@ -19,6 +19,15 @@
 
 namespace cafes::bench {
 
+/// Thrown where a measurement notices a stop signal: no result is kept.
+struct stopped {};
+
+/// Throws `stopped` once SIGINT or SIGTERM arrived.
+inline void stop_point() {
+  if (tools::stop_requested())
+    throw stopped{};
+}
+
 class scratch_dir {
 public:
   scratch_dir()

@@ -27,6 +27,7 @@
 #include "cafes/tools/stress.hpp"
 #include "cafes_samples/tally.hpp"
 #include "bench_support.hpp"
+#include "network_bench.hpp"
 
 using namespace cafes;
 using namespace cafes_samples;
@@ -35,13 +36,6 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// Thrown where a measurement notices a stop signal: no result is kept.
-struct stopped {};
-
-void stop_point() {
-  if (tools::stop_requested())
-    throw stopped{};
-}
 
 struct settings {
   std::uint64_t entities = 10'000;
@@ -768,7 +762,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> only;
   const std::vector<std::string> cases{"nosync",     "sync",         "ceilings",
                                        "latency",    "sync_loop",    "state_size",
-                                       "hot_entity",
+                                       "network",    "hot_entity",
                                        "long_history", "idle",       "replay",
                                        "spawn",      "subscription"};
   cli.add_option("--only", only, "run only these cases (no plot data is written)")
@@ -819,6 +813,10 @@ int main(int argc, char** argv) {
     if (wanted("state_size")) {
       std::printf("state size, synchronous API (medians of %d)\n", s.repeats);
       out["state_size"] = measure_state_size(s);
+    }
+    if (wanted("network")) {
+      std::printf("network paths, RocksDB in memory (medians of %d)\n", s.repeats);
+      out["network"] = measure_network(s.repeats, quick ? 500 : 5'000);
     }
     if (wanted("hot_entity")) {
       std::printf("one hot entity (medians of %d)\n", s.repeats);

@@ -2,7 +2,7 @@
 # headers and the cafes package, so that another project can
 #
 #   find_package(cafes REQUIRED)
-#   target_link_libraries(my_service PRIVATE cafes::actors)
+#   target_link_libraries(my_service PRIVATE cafes::actors)   # cafes::net for HTTP
 #
 # and the programs cafes-admin, cafes-stress (and cafes-bench when built).
 # The sample aggregates, the examples, the tests and the tools' own libraries
@@ -11,14 +11,15 @@ include(CMakePackageConfigHelpers)
 
 set(CAFES_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/cafes)
 
-# cafes::domain, cafes::storage_layout, cafes::storage, cafes::actors: the
+# cafes::domain, cafes::storage_layout, cafes::storage, cafes::actors,
+# cafes::net: the
 # names the build tree's aliases have, so code links the same either way.
-install(TARGETS cafes_domain cafes_storage_layout cafes_storage cafes_actors
+install(TARGETS cafes_domain cafes_storage_layout cafes_storage cafes_actors cafes_net
   EXPORT cafesTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(layer IN ITEMS domain storage actors)
+foreach(layer IN ITEMS domain storage actors net)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${layer}/include/
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()

@@ -267,14 +267,14 @@ TEST_CASE("bank service - a server killed during a stream of transfers loses no 
         }
       }
     }};
-    while (acknowledged_count < 40)
+    while (acknowledged_count < 100)
       std::this_thread::sleep_for(5ms);
     server.process.send(SIGKILL);
     server.process.wait();
     stop = true;
     writer.join();
   }
-  REQUIRE(acknowledged.size() >= 40);
+  REQUIRE(acknowledged.size() >= 100);
   server_process restarted{{"serve", "--db", db, "--http", "127.0.0.1:0"}};
   auto client = client_for(restarted.port);
   std::map<std::string, int> outcomes;

@@ -1,7 +1,9 @@
 // A service's own aggregate on an installed cafes: a stock item created,
-// changed, refused a shipment, and a stale copy getting the conflict.
+// changed, refused a shipment, and a stale copy getting the conflict; its
+// state as JSON, and an HTTP edge serving it (cafes::net).
 // Exits 0 only when every outcome is the expected one.
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "cafes/actors/application.hpp"
+#include "cafes/net/http_edge.hpp"
 #include "cafes/storage/memory_store.hpp"
 
 namespace stock {
@@ -19,40 +22,47 @@ namespace stock {
 struct registered {
   static constexpr std::string_view type_name = "stock.registered";
   std::string sku;
+  static constexpr std::array field_names{"sku"};
   auto fields() const { return std::tie(sku); }
 };
 
 struct received {
   static constexpr std::string_view type_name = "stock.received";
   std::int64_t quantity = 0;
+  static constexpr std::array field_names{"quantity"};
   auto fields() const { return std::tie(quantity); }
 };
 
 struct shipped {
   static constexpr std::string_view type_name = "stock.shipped";
   std::int64_t quantity = 0;
+  static constexpr std::array field_names{"quantity"};
   auto fields() const { return std::tie(quantity); }
 };
 
 struct register_item {
   static constexpr std::string_view type_name = "stock.register";
   std::string sku;
+  static constexpr std::array field_names{"sku"};
   auto fields() const { return std::tie(sku); }
 };
 struct receive {
   static constexpr std::string_view type_name = "stock.receive";
   std::int64_t quantity = 0;
+  static constexpr std::array field_names{"quantity"};
   auto fields() const { return std::tie(quantity); }
 };
 struct ship {
   static constexpr std::string_view type_name = "stock.ship";
   std::int64_t quantity = 0;
+  static constexpr std::array field_names{"quantity"};
   auto fields() const { return std::tie(quantity); }
 };
 
 struct state {
   std::string sku;
   std::int64_t on_hand = 0;
+  static constexpr std::array field_names{"sku", "on_hand"};
   auto fields() const { return std::tie(sku, on_hand); }
 };
 
@@ -132,5 +142,11 @@ int main() {
   items.execute(mine, stock::ship{4});
   auto stored = items.get(mine.id);
   check(stored.version == 3 && stored.state.on_hand == 6, "shipped 4: 6 on hand at version 3");
+  check(cafes::json::to_json(stored.state) == cafes::json::value{{"sku", "bolt-m6"}, {"on_hand", 6}},
+        "the state as JSON");
+  cafes::net::http_edge edge{app};
+  edge.serve<stock::item>("/items");
+  check(edge.start() > 0, "an HTTP edge listens");
+  edge.stop();
   return failures == 0 ? 0 : 1;
 }
