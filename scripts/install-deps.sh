@@ -17,6 +17,8 @@ packages=(
                       # recommended by clang, so --no-install-recommends skips it
   libcpp-httplib-dev  # the HTTP/JSON edge (net/); brings libssl-dev, zlib, brotli
   pkg-config          # cpp-httplib's build flags must match Debian's library
+  libssl-dev          # CAF's openssl module (TLS between nodes): its headers
+                      # include <openssl/ssl.h>, which libcaf-dev does not bring
 )
 
 missing=()

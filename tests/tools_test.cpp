@@ -7,11 +7,13 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
+#include "cafes/storage/rocksdb_store.hpp"
 #include "child_process.hpp"
 #include "temp_dir.hpp"
 
@@ -121,4 +123,39 @@ TEST_CASE("cafes-stress past a file size limit is not killed by SIGXFSZ: it repo
   CHECK_FALSE(j["errors"]["storage_failure"]["first_message"].get<std::string>().empty());
   CHECK(j["verified"] == true);
   CHECK(j["violations"].empty());
+}
+
+TEST_CASE("cafes-stress drives a node in another process (--listen and --connect) and reports "
+          "the network path beside the in-process one",
+          "[tools][net][process]") {
+  temp_dir dir;
+  child_process server{{CAFES_STRESS_PATH, "--listen", "127.0.0.1:0", "--db", dir.sub("db")},
+                       {child_process::watch::out, "/dev/null", std::nullopt}};
+  auto line = server.wait_for_line("cafes-stress: serving tally counters on 127.0.0.1:");
+  REQUIRE(line);
+  auto address = line->substr(line->find("127.0.0.1:"));
+  child_process driver{{CAFES_STRESS_PATH, "--connect", address, "--entities", "200",
+                        "--clients", "8", "--commands", "50", "--stale", "0.1"},
+                       {child_process::watch::out, dir.sub("driver.err"), std::nullopt}};
+  auto status = driver.wait();
+  INFO(driver.text());
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_THAT(driver.text(), Catch::Contains("the node at " + address));
+  CHECK_THAT(driver.text(), Catch::Matches("[\\s\\S]*commands answered +400 *\n[\\s\\S]*"));
+  CHECK_THAT(driver.text(), Catch::Contains("in process, same run"));
+  CHECK_THAT(driver.text(), Catch::Contains("node / in process"));
+  CHECK_THAT(driver.text(), Catch::Matches("[\\s\\S]*verification +passed[\\s\\S]*"));
+  // The node's store holds what the driver was acknowledged.
+  server.send(SIGTERM);
+  auto served = server.wait();
+  CHECK(WIFEXITED(served));
+  CHECK(WEXITSTATUS(served) == 0);
+  cafes::rocksdb_options reopen;
+  reopen.path = dir.sub("db");
+  auto store = cafes::rocksdb_store::open(reopen);
+  REQUIRE(store);
+  std::smatch match;
+  REQUIRE(std::regex_search(driver.text(), match, std::regex{"acknowledged +([0-9]+)"}));
+  CHECK(*(*store)->last_position() == std::stoull(match[1].str()));
 }

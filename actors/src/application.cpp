@@ -36,6 +36,65 @@ void check_threads(const char* name, std::size_t value) {
                                       + std::to_string(max_application_threads))};
 }
 
+/// The store of a remote application, which has none: every call fails
+/// with ec::storage_unavailable saying so, instead of a null pointer.
+class no_store final : public event_store {
+public:
+  result<std::uint64_t> append(const append_request&) override { return absent(); }
+  std::vector<result<std::uint64_t>> append_batch(std::span<const append_request> requests) override {
+    return std::vector<result<std::uint64_t>>(requests.size(), absent());
+  }
+  result<std::vector<event_record>> read(const entity_id&, std::uint64_t, std::uint64_t) override {
+    return absent();
+  }
+  result<std::uint64_t> head(const entity_id&) override { return absent(); }
+  result<std::vector<entity_id>> list_entities(std::optional<entity_id>, std::size_t) override {
+    return absent();
+  }
+  result<log_page> read_all(std::uint64_t, std::size_t, const log_filter&) override {
+    return absent();
+  }
+  result<std::optional<std::uint64_t>> find_command(const entity_id&, const uuid&) override {
+    return absent();
+  }
+  result<std::uint64_t> last_position() override { return absent(); }
+  result<std::optional<view_checkpoint>> read_view_checkpoint(std::string_view) override {
+    return absent();
+  }
+  result<view_checkpoint> reset_view(std::string_view, std::uint32_t,
+                                     const std::optional<view_checkpoint>&) override {
+    return absent();
+  }
+  result<view_checkpoint> commit_view(std::string_view, const view_checkpoint&, std::uint64_t,
+                                      std::span<const view_change>) override {
+    return absent();
+  }
+  result<std::optional<std::vector<std::uint8_t>>> read_view(std::string_view,
+                                                             std::string_view) override {
+    return absent();
+  }
+  result<std::vector<view_row>> scan_view(std::string_view, std::string_view, std::string_view,
+                                          std::size_t) override {
+    return absent();
+  }
+
+private:
+  static failure absent() {
+    return failure::make(ec::storage_unavailable,
+                         "a remote application has no store of its own: read and write "
+                         "through its entities, or on the node that serves them");
+  }
+};
+
+/// Throws ec::invalid_argument naming `what` when `app` is remote.
+void require_local(const std::shared_ptr<registry_source>& source, const char* what) {
+  if (source)
+    throw cafes_error{failure::make(ec::invalid_argument,
+                                    std::string{what}
+                                      + " needs the store, which a remote application does not "
+                                        "have: run it on the node that serves the aggregates")};
+}
+
 } // namespace
 
 /// One served aggregate: the type it was registered with, its registry
@@ -67,6 +126,9 @@ struct application::impl {
 
   application_config config_;
   std::shared_ptr<event_store> store_;
+  /// Set for a remote application: where its registries come from (it has
+  /// no storage actors and no hub then).
+  std::shared_ptr<registry_source> source_;
   std::unique_ptr<caf::actor_system_config> system_config_;
   /// Set when the application made its own system (else the embedder's).
   std::unique_ptr<caf::actor_system> owned_system_;
@@ -95,16 +157,8 @@ void configure(caf::actor_system_config& cfg) {
   add_error_category(cfg);
 }
 
-application::application(std::shared_ptr<event_store> store,
-                         application_config config)
-  : impl_(std::make_unique<impl>()) {
-  impl_->config_ = config;
-  impl_->store_ = std::move(store);
-  impl_->system_config_ = std::make_unique<caf::actor_system_config>();
-  check_threads("scheduler_threads", impl_->config_.scheduler_threads);
-  check_threads("storage_shards", impl_->config_.storage_shards);
-  auto& cfg = *impl_->system_config_;
-  configure(cfg);
+void configure_scheduler(caf::actor_system_config& cfg, const application_config& config) {
+  check_threads("scheduler_threads", config.scheduler_threads);
   // CAF's idle workers poll aggressively, then moderately (a 50 us sleep,
   // ~140 us here, between polls that a new message cannot cut short), then
   // wait on a condition variable that a new job signals. The moderate phase
@@ -112,10 +166,22 @@ application::application(std::shared_ptr<event_store> store,
   // storage actors, the synchronous API) waited for it (cafes-stress at 1
   // client, p50 105 -> 58 us). The aggressive phase is the caller's choice
   // (see application_config::poll_attempts).
-  set_option(cfg, "work-stealing.aggressive-poll-attempts", impl_->config_.poll_attempts);
+  set_option(cfg, "work-stealing.aggressive-poll-attempts", config.poll_attempts);
   set_option(cfg, "work-stealing.moderate-poll-attempts", std::size_t{0});
-  if (impl_->config_.scheduler_threads > 0)
-    set_option(cfg, "scheduler.max-threads", impl_->config_.scheduler_threads);
+  if (config.scheduler_threads > 0)
+    set_option(cfg, "scheduler.max-threads", config.scheduler_threads);
+}
+
+application::application(std::shared_ptr<event_store> store,
+                         application_config config)
+  : impl_(std::make_unique<impl>()) {
+  impl_->config_ = config;
+  impl_->store_ = std::move(store);
+  impl_->system_config_ = std::make_unique<caf::actor_system_config>();
+  check_threads("storage_shards", impl_->config_.storage_shards);
+  auto& cfg = *impl_->system_config_;
+  configure(cfg);
+  configure_scheduler(cfg, impl_->config_);
   impl_->owned_system_ = std::make_unique<caf::actor_system>(cfg);
   impl_->system_ = impl_->owned_system_.get();
   impl_->start();
@@ -131,10 +197,22 @@ application::application(caf::actor_system& system, std::shared_ptr<event_store>
   impl_->start();
 }
 
+application::application(caf::actor_system& system, std::shared_ptr<registry_source> source,
+                         application_config config)
+  : impl_(std::make_unique<impl>()) {
+  impl_->config_ = config;
+  impl_->store_ = std::make_shared<no_store>();
+  impl_->source_ = std::move(source);
+  impl_->system_ = &system;
+  impl_->start();
+}
+
 void application::impl::start() {
   delays_ = spawn_delay_actor(*system_);
-  auto shards = shard_count(config_.storage_shards);
   notifier_ = std::make_shared<log_notifier>();
+  if (source_)
+    return; // remote: the serving node has the storage actors and the hub
+  auto shards = shard_count(config_.storage_shards);
   hub_ = spawn_log_hub(*system_, store_, notifier_, config_.log_poll_interval);
   bool direct = config_.allow_direct_appends && !store_->appends_wait_for_device();
   for (std::size_t i = 0; i < shards; ++i) {
@@ -180,7 +258,7 @@ application::~application() {
     self->wait_for(live);
     impl_->subscriptions_.clear();
   }
-  {
+  if (impl_->hub_) {
     // The hub goes before the storage actors (which notify it); waited
     // for, since in a system that outlives us nothing else would.
     caf::scoped_actor self{*impl_->system_};
@@ -233,8 +311,16 @@ application::serve(const std::shared_ptr<const erased_aggregate>& aggregate) {
   options.missed_events_cap = impl_->config_.missed_events_cap;
   options.counters = std::make_shared<command_counters>();
   std::vector<registry_actor> shards;
-  for (std::size_t i = 0, n = shard_count(impl_->config_.registry_shards); i < n; ++i)
-    shards.push_back(spawn_registry(*impl_->system_, aggregate, impl_->shards_, options));
+  if (impl_->source_) {
+    shards = impl_->source_->shards(*impl_->system_, aggregate);
+    if (shards.empty())
+      throw cafes_error{failure::make(ec::invalid_argument,
+                                      "the remote source gave no registry for '"
+                                        + std::string{aggregate->name()} + "'")};
+  } else {
+    for (std::size_t i = 0, n = shard_count(impl_->config_.registry_shards); i < n; ++i)
+      shards.push_back(spawn_registry(*impl_->system_, aggregate, impl_->shards_, options));
+  }
   return impl_->registries_
     .emplace(std::string{aggregate->name()},
              served{aggregate, std::move(shards), options.counters})
@@ -334,6 +420,7 @@ caf::actor application_access::subscribe(application& app, subscriber_actor subs
                                          std::uint64_t after, log_filter filter,
                                          subscription_options options) {
   auto& impl_ = app.impl_;
+  require_local(impl_->source_, "a subscription");
   auto last = impl_->store_->last_position();
   if (!last)
     throw_failure(std::move(last).error());
@@ -356,6 +443,7 @@ application_access::run_projection(application& app,
                                    std::shared_ptr<const erased_projection> projection,
                                    projection_options options) {
   auto& impl_ = app.impl_;
+  require_local(impl_->source_, "a projection runner");
   if (auto bad = check_view_name(projection->name()))
     throw cafes_error{*bad};
   std::lock_guard guard{impl_->mutex_};

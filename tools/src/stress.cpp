@@ -669,13 +669,10 @@ entity_id entity_of(std::uint64_t seed, std::uint64_t index) {
   return uuid{(mixed & ~0xF000ULL) | 0x4000ULL, (index & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63)};
 }
 
-report run(std::shared_ptr<event_store> store, const options& opts) {
-  report out;
-  if (opts.entities == 0) {
-    add_violation(out, "a run needs at least one entity");
-    return out;
-  }
-  shared_run run;
+namespace {
+
+/// Sets `run` up for `opts`.
+void prepare(shared_run& run, const options& opts) {
   run.opts = &opts;
   run.acked_version = std::make_unique<std::atomic<std::uint64_t>[]>(opts.entities);
   if (opts.keys == key_distribution::zipf) {
@@ -689,63 +686,66 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
   run.clients_left = opts.clients;
   for (std::uint64_t i = 0; i < opts.subscribers; ++i)
     run.subscribers.push_back(std::make_unique<subscriber_record>());
-  auto closing = clock::now();
-  auto subscribed = clock::now();
-  {
-    application app{store, opts.app};
-    run.registries = app.registries<tally::counter>();
-    if (!run.subscribers.empty()) {
-      auto last = store->last_position();
-      if (last)
-        out.delivery.log_start = *last;
-      else
-        add_violation(out, "reading the global log's last position failed: "
-                             + to_string(last.error()));
-      subscribed = clock::now();
-      subscribe_all(app, run, out.delivery.log_start);
+}
+
+/// Runs the clients against `app` until each has sent its commands (and
+/// the subscribers, over `store`, until they caught up); fills the timing
+/// and the application's figures in `out`. `subscribed`: when the
+/// subscriptions started.
+void drive(application& app, event_store* store, shared_run& run, report& out,
+           clock::time_point& subscribed) {
+  const auto& opts = *run.opts;
+  run.registries = app.registries<tally::counter>();
+  if (!run.subscribers.empty() && store != nullptr) {
+    auto last = store->last_position();
+    if (last)
+      out.delivery.log_start = *last;
+    else
+      add_violation(out, "reading the global log's last position failed: "
+                           + to_string(last.error()));
+    subscribed = clock::now();
+    subscribe_all(app, run, out.delivery.log_start);
+  }
+  std::vector<caf::actor> clients;
+  clients.reserve(opts.clients);
+  auto start = clock::now();
+  for (std::uint64_t i = 0; i < opts.clients; ++i)
+    clients.push_back(app.system().spawn(client, &run, opts.seed * 1'000'003 + i));
+  std::uint64_t resident = 0;
+  auto last_sample = clock::now();
+  const auto every = opts.progress == progress_display::lines ? std::chrono::seconds{1}
+                                                               : std::chrono::milliseconds{250};
+  for (;;) {
+    {
+      std::unique_lock lock{run.mutex};
+      if (run.finished.wait_for(lock, std::chrono::milliseconds{100},
+                                [&] { return run.clients_left == 0; }))
+        break;
     }
-    std::vector<caf::actor> clients;
-    clients.reserve(opts.clients);
-    auto start = clock::now();
-    for (std::uint64_t i = 0; i < opts.clients; ++i)
-      clients.push_back(app.system().spawn(client, &run, opts.seed * 1'000'003 + i));
-    std::uint64_t resident = 0;
-    auto last_sample = clock::now();
-    const auto every = opts.progress == progress_display::lines ? std::chrono::seconds{1}
-                                                                 : std::chrono::milliseconds{250};
-    for (;;) {
-      {
-        std::unique_lock lock{run.mutex};
-        if (run.finished.wait_for(lock, std::chrono::milliseconds{100},
-                                  [&] { return run.clients_left == 0; }))
-          break;
-      }
-      if (opts.progress != progress_display::none && clock::now() - last_sample >= every) {
-        last_sample = clock::now();
-        resident = app.stats().resident;
-        std::chrono::duration<double> elapsed = clock::now() - start;
-        print_progress(opts, run.answered.load(), elapsed.count(), run.conflicts.load(),
-                       resident);
-      }
+    if (opts.progress != progress_display::none && clock::now() - last_sample >= every) {
+      last_sample = clock::now();
+      resident = app.stats().resident;
+      std::chrono::duration<double> elapsed = clock::now() - start;
+      print_progress(opts, run.answered.load(), elapsed.count(), run.conflicts.load(), resident);
     }
-    std::chrono::duration<double> elapsed = clock::now() - start;
-    out.seconds = elapsed.count();
-    auto stats = app.stats();
-    out.interrupted = run.stopping();
-    if (opts.progress == progress_display::bar) {
-      print_progress(opts, run.answered.load(), out.seconds, run.conflicts.load(),
-                     stats.resident);
-      std::fputc('\n', stderr);
-    }
-    if (!run.subscribers.empty())
-      wait_for_subscribers(app, run, out);
-    out.peak_resident = stats.peak_resident;
-    out.spawned = stats.spawned;
-    out.passivated = stats.passivated;
-    clients.clear();
-    closing = clock::now();
-  } // the application closes here: every actor has ended
-  out.close_seconds = std::chrono::duration<double>(clock::now() - closing).count();
+  }
+  std::chrono::duration<double> elapsed = clock::now() - start;
+  out.seconds = elapsed.count();
+  auto stats = app.stats();
+  out.interrupted = run.stopping();
+  if (opts.progress == progress_display::bar) {
+    print_progress(opts, run.answered.load(), out.seconds, run.conflicts.load(), stats.resident);
+    std::fputc('\n', stderr);
+  }
+  if (!run.subscribers.empty())
+    wait_for_subscribers(app, run, out);
+  out.peak_resident = stats.peak_resident;
+  out.spawned = stats.spawned;
+  out.passivated = stats.passivated;
+}
+
+/// Fills `out`'s counts and latencies from `run`.
+void tally_up(shared_run& run, report& out) {
   auto counts = run.counts;
   out.commands = counts.commands;
   out.acknowledged = counts.acknowledged;
@@ -761,11 +761,85 @@ report run(std::shared_ptr<event_store> store, const options& opts) {
   out.latency_p50_us = percentile(run.latencies_us, 0.50);
   out.latency_p99_us = percentile(run.latencies_us, 0.99);
   out.latency_p999_us = percentile(run.latencies_us, 0.999);
+}
+
+/// Reads every entity back through `app` (a remote application: no store
+/// to read): each must be at least at the version last acknowledged for it,
+/// with one addition per version.
+void verify_remote(application& app, const shared_run& run, report& out) {
+  const auto& opts = *run.opts;
+  out.verified = true;
+  std::vector<std::uint64_t> acknowledged(opts.entities, 0);
+  for (const auto& ack : run.acks)
+    acknowledged[ack.entity] = std::max(acknowledged[ack.entity], ack.version);
+  auto counters = app.entities<tally::counter>();
+  for (std::uint64_t index = 0; index < opts.entities; ++index) {
+    auto id = entity_of(opts.seed, index);
+    auto stored = counters.try_get(id);
+    if (!stored) {
+      if (stored.error().code != ec::not_found || acknowledged[index] > 0)
+        add_violation(out, "read of entity " + to_string(id) + " failed: "
+                             + to_string(stored.error()));
+      continue;
+    }
+    out.events += stored->version;
+    if (stored->version < acknowledged[index])
+      add_violation(out, "entity " + to_string(id) + " acknowledged version "
+                           + std::to_string(acknowledged[index]) + " but the node has version "
+                           + std::to_string(stored->version));
+    if (stored->state.additions != stored->version)
+      add_violation(out, "entity " + to_string(id) + " is at version "
+                           + std::to_string(stored->version) + " with "
+                           + std::to_string(stored->state.additions) + " additions");
+  }
+}
+
+} // namespace
+
+report run(std::shared_ptr<event_store> store, const options& opts) {
+  report out;
+  if (opts.entities == 0) {
+    add_violation(out, "a run needs at least one entity");
+    return out;
+  }
+  shared_run run;
+  prepare(run, opts);
+  auto closing = clock::now();
+  auto subscribed = clock::now();
+  {
+    application app{store, opts.app};
+    drive(app, store.get(), run, out, subscribed);
+    closing = clock::now();
+  } // the application closes here: every actor has ended
+  out.close_seconds = std::chrono::duration<double>(clock::now() - closing).count();
+  tally_up(run, out);
   if (!run.subscribers.empty())
     summarize_deliveries(run, subscribed, out);
   if (opts.verify) {
     auto verifying = clock::now();
     verify(*store, run, out);
+    out.verify_seconds = std::chrono::duration<double>(clock::now() - verifying).count();
+  }
+  out.peak_rss_bytes = peak_rss_bytes();
+  return out;
+}
+
+report run_remote(application& app, const options& opts) {
+  report out;
+  if (opts.entities == 0 || opts.subscribers > 0) {
+    add_violation(out, opts.entities == 0
+                         ? "a run needs at least one entity"
+                         : "subscribers need the store, which a remote run does not have");
+    return out;
+  }
+  shared_run run;
+  prepare(run, opts);
+  auto subscribed = clock::now();
+  drive(app, nullptr, run, out, subscribed);
+  tally_up(run, out);
+  if (opts.verify) {
+    auto verifying = clock::now();
+    verify_remote(app, run, out);
     out.verify_seconds = std::chrono::duration<double>(clock::now() - verifying).count();
   }
   out.peak_rss_bytes = peak_rss_bytes();

@@ -9,20 +9,57 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <thread>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cafes/net/node.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
 #include "cafes/tools/stop.hpp"
 #include "cafes/tools/stress.hpp"
+#include "cafes_samples/tally.hpp"
 
 using namespace cafes;
 
 namespace {
+
+/// Splits "HOST:PORT". Returns nullopt when it is not that.
+std::optional<std::pair<std::string, std::uint16_t>> host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return std::nullopt;
+  auto port_text = text.substr(colon + 1);
+  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  auto port = std::stoul(port_text);
+  if (port > 65535)
+    return std::nullopt;
+  return std::pair{text.substr(0, colon), static_cast<std::uint16_t>(port)};
+}
+
+/// Serves tally counters over `store` as a CAF node at `address` until
+/// SIGINT or SIGTERM. Returns the exit code.
+int serve_node(const std::pair<std::string, std::uint16_t>& address, net::node_options node_opts,
+               std::shared_ptr<event_store> store, const application_config& config) {
+  node_opts.host = address.first;
+  node_opts.port = address.second;
+  net::node node{node_opts, config};
+  application app{node.system(), std::move(store), config};
+  auto port = node.publish<cafes_samples::tally::counter>(app);
+  std::printf("cafes-stress: serving tally counters on %s:%u%s\n", address.first.c_str(),
+              static_cast<unsigned>(port), node_opts.tls ? " (TLS)" : "");
+  std::fflush(stdout);
+  while (!tools::stop_requested())
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  node.close();
+  std::printf("cafes-stress: stopped (%s)\n", tools::stop_signal_name());
+  return tools::exit_ok;
+}
 
 // Upper bounds of the options (--help shows them): far above what this tool
 // was measured with, below what would exhaust memory or threads.
@@ -99,8 +136,38 @@ int run(int argc, char** argv) {
                  "on stderr: auto (a bar on a terminal, else none), bar, lines (one a "
                  "second) or none")
     ->check(CLI::IsMember({"auto", "bar", "lines", "none"}))->capture_default_str();
+  std::string listen, connect, tls_cert, tls_key, tls_ca;
+  cli.add_option("--listen", listen,
+                 "serve tally counters over the store as a CAF node at HOST:PORT (port 0: "
+                 "any) until SIGINT or SIGTERM, for --connect runs elsewhere");
+  cli.add_option("--connect", connect,
+                 "drive the node at HOST:PORT (see --listen), after the same run in process "
+                 "on RocksDB in memory; verifies by reading every entity back from the node");
+  cli.add_option("--tls-cert", tls_cert, "node certificate (PEM): TLS with --listen/--connect");
+  cli.add_option("--tls-key", tls_key, "its private key (PEM)");
+  cli.add_option("--tls-ca", tls_ca, "CA whose certificates peers must have");
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
+  std::optional<std::pair<std::string, std::uint16_t>> listen_at, connect_to;
+  if (!listen.empty() && !(listen_at = host_port(listen)))
+    return tools::usage_error("--listen: '" + listen + "' is not HOST:PORT");
+  if (!connect.empty() && !(connect_to = host_port(connect)))
+    return tools::usage_error("--connect: '" + connect + "' is not HOST:PORT");
+  if (listen_at && connect_to)
+    return tools::usage_error("--listen and --connect: one process serves, another connects");
+  if (connect_to && (cli.count("--db") > 0 || sync || store_kind == "memory"))
+    return tools::usage_error("--connect drives another process's store: no --db, --sync or "
+                              "--store");
+  if (connect_to && opts.subscribers > 0)
+    return tools::usage_error("--subscribers need the store: not with --connect");
+  net::node_options node_opts;
+  if (!tls_cert.empty() || !tls_key.empty() || !tls_ca.empty()) {
+    if (tls_cert.empty() || tls_key.empty() || tls_ca.empty())
+      return tools::usage_error("TLS needs --tls-cert, --tls-key and --tls-ca");
+    if (!listen_at && !connect_to)
+      return tools::usage_error("--tls-* go with --listen or --connect");
+    node_opts.tls = net::tls_options{tls_cert, tls_key, "", tls_ca};
+  }
   opts.versioned = !unversioned;
   if (store_kind == "memory" && (cli.count("--db") > 0 || sync))
     return tools::usage_error("--db and --sync need --store rocksdb");
@@ -126,7 +193,25 @@ int run(int argc, char** argv) {
   opts.stop = &tools::stop_requested();
 
   std::shared_ptr<event_store> store;
-  if (store_kind == "memory") {
+  std::optional<stress::report> in_process; // with --connect: the same run, here
+  stress::report r;
+  if (connect_to) {
+    rocksdb_options memory;
+    memory.in_memory = true;
+    auto local_opts = opts;
+    local_opts.progress = stress::progress_display::none;
+    in_process = stress::run(std::shared_ptr<event_store>{std::move(*rocksdb_store::open(memory))},
+                             local_opts);
+    net::node node{node_opts, opts.app};
+    auto remote = node.connect(connect_to->first, connect_to->second, opts.app);
+    if (!remote) {
+      std::fprintf(stderr, "error: cannot connect to %s: %s\n", connect.c_str(),
+                   to_string(remote.error()).c_str());
+      return tools::exit_unavailable;
+    }
+    r = stress::run_remote(**remote, opts);
+    remote->reset(); // before the node
+  } else if (store_kind == "memory") {
     store = std::make_shared<memory_store>();
   } else {
     rocksdb_options options;
@@ -140,10 +225,16 @@ int run(int argc, char** argv) {
     }
     store = std::move(*opened);
   }
-
-  auto r = stress::run(store, opts);
-  std::printf("%-26s %s\n", "store", (store_kind + (db_path.empty() ? "" : " " + db_path)
-                                      + (sync ? " (sync)" : "")).c_str());
+  if (listen_at)
+    return serve_node(*listen_at, node_opts, store, opts.app);
+  if (!connect_to)
+    r = stress::run(store, opts);
+  if (connect_to)
+    std::printf("%-26s %s%s\n", "store", ("the node at " + connect).c_str(),
+                node_opts.tls ? " (TLS)" : "");
+  else
+    std::printf("%-26s %s\n", "store", (store_kind + (db_path.empty() ? "" : " " + db_path)
+                                        + (sync ? " (sync)" : "")).c_str());
   auto row = [](const char* name, double value, const char* unit) {
     std::printf("%-26s %14.0f %s\n", name, value, unit);
   };
@@ -186,6 +277,19 @@ int run(int argc, char** argv) {
     std::printf("%-26s %14.3f s after the last answer\n", "  all caught up",
                 d.catch_up_seconds);
   }
+  if (in_process) {
+    // The network path beside the in-process one, same options, same run.
+    std::printf("%-26s %14.0f commands/s, p50 %.0f us, p99 %.0f us (RocksDB in memory, %s)\n",
+                "in process, same run", in_process->commands_per_second,
+                in_process->latency_p50_us, in_process->latency_p99_us,
+                in_process->violations.empty() ? "verified" : "VERIFICATION FAILED");
+    std::printf("%-26s %14.2f commands/s, %.2f p50 latency\n", "node / in process",
+                in_process->commands_per_second > 0
+                  ? r.commands_per_second / in_process->commands_per_second
+                  : 0.0,
+                in_process->latency_p50_us > 0 ? r.latency_p50_us / in_process->latency_p50_us
+                                               : 0.0);
+  }
   std::printf("%-26s %14.3f s\n", "close (stop all actors)", r.close_seconds);
   std::printf("%-26s %14.3f s\n", "verification read-back", r.verify_seconds);
   std::printf("%-26s %14s\n", "verification",
@@ -226,6 +330,13 @@ int run(int argc, char** argv) {
         {"catch_up_seconds", d.catch_up_seconds},
         {"lag_us", {{"p50", d.lag_p50_us}, {"p99", d.lag_p99_us}}},
         {"lag_from", "decision"}};
+    if (in_process)
+      j["in_process"] = {{"commands_per_second", in_process->commands_per_second},
+                         {"latency_us", {{"p50", in_process->latency_p50_us},
+                                         {"p99", in_process->latency_p99_us}}},
+                         {"verified", in_process->violations.empty()}};
+    if (connect_to)
+      j["node"] = connect;
     std::ofstream file{json_path};
     file << j.dump(2) << '\n';
     file.close();

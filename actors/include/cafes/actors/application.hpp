@@ -34,6 +34,29 @@ namespace cafes {
 /// before that system is made.
 void configure(caf::actor_system_config& config);
 
+/// Applies `app_config`'s scheduler settings (scheduler_threads,
+/// poll_attempts) to `config`, as the application does to the actor system
+/// it makes itself; for a program that makes the system (see the embedding
+/// constructor). Throws cafes_error with ec::invalid_argument when
+/// scheduler_threads is above max_application_threads or CAF refuses a
+/// setting.
+void configure_scheduler(caf::actor_system_config& config, const application_config& app_config);
+
+/// Where a remote application's registries come from (see the application
+/// constructor that takes one; cafes::net implements it).
+class registry_source {
+public:
+  virtual ~registry_source() = default;
+
+  /// Returns the registry shards (at least one) that serve `aggregate` for
+  /// an application running in `system`; called once per aggregate, on
+  /// its first use. The application stops them when it closes (an exit
+  /// message, then waits for them). Throws cafes_error when `aggregate`
+  /// cannot be served; the application passes that on from `serve`.
+  virtual std::vector<registry_actor>
+  shards(caf::actor_system& system, const std::shared_ptr<const erased_aggregate>& aggregate) = 0;
+};
+
 /// What the typed handles below read of an application (application.cpp).
 struct application_access {
   static const std::vector<registry_actor>& shards(const application::served& aggregate);

@@ -33,6 +33,8 @@ class actor_system_config;
 
 namespace cafes {
 
+class registry_source;
+
 /// A copy of an entity's state at a version.
 template <class A>
 struct copy {
@@ -170,6 +172,20 @@ public:
   /// ec::invalid_argument when `config` asks for more than
   /// max_application_threads storage shards.
   application(caf::actor_system& system, std::shared_ptr<event_store> store,
+              application_config config = {});
+
+  /// Starts a remote application inside `system`: no store and no storage
+  /// actors of its own; each aggregate it serves is served by the
+  /// registries `source` gives (cafes::net::node::connect makes one whose
+  /// registries forward to another process). The synchronous API, `ref`
+  /// and `registries` work as in a local application; what needs a local
+  /// store does not: `subscribe` and `run_projection` throw cafes_error
+  /// with ec::invalid_argument, `store()` is a store whose every call
+  /// fails with ec::storage_unavailable (so does `view<P>()`), `storage()`
+  /// is empty, `hub()` a null handle, and `counters` and `stats` are
+  /// zero (the serving node counts). The system must outlive the
+  /// application.
+  application(caf::actor_system& system, std::shared_ptr<registry_source> source,
               application_config config = {});
 
   /// Closes: registries refuse new requests, every entity actor finishes the

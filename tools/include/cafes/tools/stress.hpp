@@ -131,6 +131,16 @@ struct report {
 /// log holds there (without `opts.verify`, all but the last).
 report run(std::shared_ptr<event_store> store, const options& opts);
 
+/// Runs the clients of a stress run against `app`, a remote application
+/// (cafes::net::node::connect) whose node serves tally counters; the
+/// entities' ids come from `opts.seed`, as in `run`. With `opts.verify`
+/// every entity is read back through `app` (there is no store here to
+/// read): each must be at least at the version last acknowledged for it,
+/// with one addition per version. Subscribers need a store: asking for
+/// any is a violation, and nothing runs. `opts.app` does not apply (the
+/// application is made already).
+report run_remote(application& app, const options& opts);
+
 /// Returns the deterministic id of entity `index` in a run with `seed`.
 entity_id entity_of(std::uint64_t seed, std::uint64_t index);
 
