@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bank_example/service.hpp"
+#include "cafes_samples/bank_account.hpp"
 #include "child_process.hpp"
 #include "temp_dir.hpp"
 
@@ -295,4 +296,36 @@ TEST_CASE("bank service - a server killed during a stream of transfers loses no 
     std::this_thread::sleep_for(10ms); // an unacknowledged transfer still debited
   }
   CHECK(sum == total);
+}
+
+TEST_CASE("bank service - with a CAF node, another CAF program uses the same accounts through "
+          "the repository API while HTTP clients see them",
+          "[net][bank][node]") {
+  bank_example::service_options options;
+  options.http.threads = 4;
+  options.node = cafes::net::node_options{};
+  bank_example::service bank{options};
+  REQUIRE(bank.node_port() > 0);
+  auto client = client_for(bank.port());
+  auto id = open_account(client, "ada", 50);
+
+  cafes::net::node peer;
+  auto remote = peer.connect("127.0.0.1", bank.node_port());
+  REQUIRE(remote);
+  namespace bank_sample = cafes_samples::bank;
+  auto accounts = (*remote)->entities<bank_sample::account>();
+  auto account = accounts.get(*cafes::uuid::parse(id));
+  CHECK(account.version == 2);
+  CHECK(account.state.balance == 50);
+  accounts.execute(account, bank_sample::deposit{25});
+  CHECK(account.version == 3);
+  CHECK(balance(client, id) == 75);
+  // A stale copy over the node gets the conflict with the missed event.
+  auto stale = post(client, "/accounts/" + id + "/withdrawals", {{"amount", 5}});
+  REQUIRE(stale->status == 200);
+  auto refused = accounts.try_execute(account, bank_sample::withdraw{5});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == cafes::ec::conflict);
+  CHECK(refused.error().actual_version == 4);
+  remote->reset(); // before the peer node
 }

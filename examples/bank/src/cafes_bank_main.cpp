@@ -114,14 +114,33 @@ int send(const client_options& options, const std::string& token, const call& re
   return tools::exit_failed;
 }
 
-int serve(const std::string& db, const std::string& http, const std::string& cert,
-          const std::string& key, const std::string& ca, const std::string& token_file,
-          std::uint64_t idle_ms) {
+int serve(const std::string& db, const std::string& http, const std::string& node,
+          const std::string& cert, const std::string& key, const std::string& ca,
+          const std::string& token_file, std::uint64_t idle_ms) {
   bank_example::service_options options;
   options.db = db;
   auto address = host_port(http);
   if (!address)
     return tools::usage_error("--http: '" + http + "' is not HOST:PORT");
+  if (!node.empty()) {
+    auto node_address = host_port(node);
+    if (!node_address)
+      return tools::usage_error("--node: '" + node + "' is not HOST:PORT");
+    net::node_options node_options;
+    node_options.host = node_address->first;
+    node_options.port = node_address->second;
+    if (!cert.empty()) {
+      if (ca.empty())
+        return tools::usage_error("--node with --tls-cert needs --tls-ca: nodes authenticate "
+                                  "each other with certificates of one CA");
+      node_options.tls = net::tls_options{cert, key, "", ca};
+    } else if (node_address->first.rfind("127.", 0) != 0 && node_address->first != "localhost") {
+      return tools::usage_error("--node " + node
+                                + ": off loopback a node needs --tls-cert, --tls-key and "
+                                  "--tls-ca");
+    }
+    options.node = node_options;
+  }
   options.http.host = address->first;
   options.http.port = address->second;
   options.http.tls = {cert, key, ca};
@@ -138,6 +157,9 @@ int serve(const std::string& db, const std::string& http, const std::string& cer
   tools::ignore_file_size_signal();
   try {
     bank_example::service bank{options};
+    if (options.node)
+      std::printf("cafes-bank: CAF node on %s:%u%s\n", options.node->host.c_str(),
+                  static_cast<unsigned>(bank.node_port()), options.node->tls ? " (TLS)" : "");
     std::printf("cafes-bank: serving on %s://%s:%u (%s)\n", cert.empty() ? "http" : "https",
                 options.http.host.c_str(), static_cast<unsigned>(bank.port()),
                 db.empty() ? "RocksDB in memory" : db.c_str());
@@ -209,15 +231,18 @@ int main(int argc, char** argv) {
   CLI::App cli{"cafes-bank: a bank service over HTTP/JSON (serve), and its client"};
   cli.require_subcommand(1);
 
-  std::string db, http = "127.0.0.1:8080", cert, key, ca, token_file;
+  std::string db, http = "127.0.0.1:8080", node, cert, key, ca, token_file;
   std::uint64_t idle_ms = 120'000;
   auto* serve_cmd = cli.add_subcommand("serve", "run the service until SIGINT or SIGTERM");
   serve_cmd->add_option("--db", db, "RocksDB directory (omitted: in memory)")
     ->check(tools::non_empty_path());
   serve_cmd->add_option("--http", http, "HOST:PORT to listen on (loopback: no TLS needed)");
-  serve_cmd->add_option("--tls-cert", cert, "certificate (PEM): serve HTTPS");
+  serve_cmd->add_option("--node", node,
+                        "also publish accounts and transfers as a CAF node at HOST:PORT");
+  serve_cmd->add_option("--tls-cert", cert, "certificate (PEM): serve HTTPS (and TLS on --node)");
   serve_cmd->add_option("--tls-key", key, "its private key (PEM)");
-  serve_cmd->add_option("--tls-ca", ca, "CA of the client certificates to demand");
+  serve_cmd->add_option("--tls-ca", ca, "CA of the client certificates to demand (and of the "
+                                        "node's peers)");
   serve_cmd->add_option("--token-file", token_file, "file whose first line is the bearer token");
   serve_cmd->add_option("--idle-timeout-ms", idle_ms, "idle entities leave memory after this")
     ->check(tools::whole_number(1, 86'400'000));
@@ -275,7 +300,7 @@ int main(int argc, char** argv) {
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
   if (serve_cmd->parsed())
-    return serve(db, http, cert, key, ca, token_file, idle_ms);
+    return serve(db, http, node, cert, key, ca, token_file, idle_ms);
 
   std::string token;
   if (!client.token_file.empty()) {

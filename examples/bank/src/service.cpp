@@ -67,12 +67,29 @@ json::value transfer_json(const entity_id& id, std::uint64_t version,
           {"reason", state.reason}};
 }
 
+std::unique_ptr<net::node> make_node(const service_options& options) {
+  if (!options.node)
+    return nullptr;
+  return std::make_unique<net::node>(*options.node, app_config(options));
+}
+
+std::unique_ptr<application> make_app(net::node* node, std::shared_ptr<event_store> store,
+                                      const service_options& options) {
+  if (node)
+    return std::make_unique<application>(node->system(), std::move(store), app_config(options));
+  return std::make_unique<application>(std::move(store), app_config(options));
+}
+
 } // namespace
 
 struct service::impl {
   service_options options;
   std::shared_ptr<event_store> store;
-  application app;
+  /// With options.node: the actor system the application runs in.
+  std::unique_ptr<net::node> node;
+  std::unique_ptr<application> owned_app;
+  application& app;
+  std::uint16_t node_port = 0;
   std::unique_ptr<process_manager_runner> transfers;
   net::typed_endpoint<bank::account> accounts;
   net::typed_endpoint<transfer> transfer_requests;
@@ -83,7 +100,9 @@ struct service::impl {
   explicit impl(service_options opts)
     : options(std::move(opts)),
       store(open_store(options.db)),
-      app(store, app_config(options)),
+      node(make_node(options)),
+      owned_app(make_app(node.get(), store, options)),
+      app(*owned_app),
       accounts(app, app.serve(erase<bank::account>()), "/accounts"),
       transfer_requests(app, app.serve(erase<transfer>()), "/transfers"),
       edge(app, options.http) {
@@ -91,6 +110,17 @@ struct service::impl {
     transfers = std::make_unique<process_manager_runner>(
       app, erase_process_manager<transfer_manager>());
     add_routes();
+    if (node)
+      node_port = node->publish<bank::account, transfer>(app);
+  }
+
+  ~impl() {
+    // The edge's threads and the node's peers call into the application:
+    // both stop before it, and the application before the node's system.
+    edge.stop();
+    if (node)
+      node->close();
+    transfers.reset();
   }
 
   /// Runs `command` on account `request.matches[1]` with the request's
@@ -226,6 +256,10 @@ service::~service() {
 
 std::uint16_t service::port() const noexcept {
   return impl_->edge.port();
+}
+
+std::uint16_t service::node_port() const noexcept {
+  return impl_->node_port;
 }
 
 void service::stop() {

@@ -25,7 +25,10 @@
 #include <memory>
 #include <string>
 
+#include <optional>
+
 #include "cafes/net/http_edge.hpp"
+#include "cafes/net/node.hpp"
 #include "cafes/storage/event_store.hpp"
 
 namespace bank_example {
@@ -35,6 +38,9 @@ struct service_options {
   std::string db;
   /// Where HTTP (or HTTPS, with tls) listens, the token, the limits.
   cafes::net::http_options http;
+  /// Also publish accounts and transfers as a CAF node (cafes::net::node):
+  /// other CAF programs connect there and get the same repositories.
+  std::optional<cafes::net::node_options> node;
   /// Accounts and transfers idle this long leave memory (they come back
   /// from the store on their next request): 2 min.
   std::chrono::milliseconds idle_timeout{120'000};
@@ -46,11 +52,13 @@ class service {
 public:
   /// Opens the store, starts the projection and the transfer manager
   /// (both resume from their checkpoints: transfers interrupted by a crash
-  /// complete or are refunded) and starts listening. Throws cafes_error:
+  /// complete or are refunded) and starts listening (HTTP, and the CAF
+  /// node when asked). Throws cafes_error:
   /// the store's error when it does not open (ec::storage_unavailable for
   /// a locked or missing directory, ec::decode_failure for a foreign or
-  /// damaged one); ec::invalid_argument when the address cannot be bound
-  /// or needs TLS and a token (see http_edge::start).
+  /// damaged one); ec::invalid_argument when an address cannot be bound,
+  /// needs TLS and a token (see http_edge::start), or a node TLS file does
+  /// not load (see net::node).
   explicit service(service_options options);
 
   /// Stops serving, then the application (see stop).
@@ -61,6 +69,9 @@ public:
 
   /// The port it listens on.
   std::uint16_t port() const noexcept;
+
+  /// The port the CAF node listens on (0 without options.node).
+  std::uint16_t node_port() const noexcept;
 
   /// Answers 503 to new requests, lets running ones finish, stops the edge
   /// and the actors. Safe to call twice.
