@@ -1,5 +1,7 @@
 #include "cafes/net/node.hpp"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +20,15 @@
 namespace cafes::net {
 
 namespace {
+
+/// Whether `host` is a loopback address or name.
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1")
+    return true;
+  in_addr address{};
+  return ::inet_pton(AF_INET, host.c_str(), &address) == 1
+         && (ntohl(address.s_addr) >> 24) == 127;
+}
 
 [[noreturn]] void refuse(std::string message) {
   throw cafes_error{failure::make(ec::invalid_argument, std::move(message))};
@@ -162,6 +173,15 @@ std::uint16_t node::publish(application& app,
     refuse("publish needs at least one aggregate");
   if (impl_->gateway)
     refuse("this node publishes already (port " + std::to_string(impl_->port) + ")");
+  // CAF 0.17.6 trusts the bytes a peer sends before its handshake: 64
+  // crafted bytes end the process (SIGSEGV in basp::instance::handle,
+  // tests/node_bad_input_test.cpp). Behind TLS only peers with a
+  // certificate of the CA get that far; in plain TCP only loopback, where
+  // every peer is a process of this machine.
+  if (!impl_->options.tls && !is_loopback(impl_->options.host))
+    refuse("publishing on " + impl_->options.host
+           + " (not loopback) needs TLS: plain CAF connections are neither authenticated nor "
+             "safe against crafted bytes");
   published_aggregates published;
   for (const auto& aggregate : aggregates)
     published.emplace(std::string{aggregate->name()},

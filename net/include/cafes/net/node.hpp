@@ -87,8 +87,10 @@ public:
   /// and must outlive the publication: close() or destroy the node first)
   /// at options().host and port. Returns the port. Throws cafes_error with
   /// ec::invalid_argument when the list is empty, the node publishes
-  /// already, or the host and port cannot be bound (taken, not an address
-  /// of this machine); and as application::serve.
+  /// already, the host is not loopback and the node has no TLS (CAF
+  /// 0.17.6 crashes on crafted bytes from an unauthenticated peer), or the
+  /// host and port cannot be bound (taken, not an address of this
+  /// machine); and as application::serve.
   std::uint16_t publish(application& app,
                         const std::vector<std::shared_ptr<const erased_aggregate>>& aggregates);
 
