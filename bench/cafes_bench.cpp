@@ -28,6 +28,7 @@
 #include "cafes_samples/tally.hpp"
 #include "bench_support.hpp"
 #include "network_bench.hpp"
+#include "node_case.hpp"
 
 using namespace cafes;
 using namespace cafes_samples;
@@ -745,7 +746,10 @@ nlohmann::json measure_spawn(std::uint64_t count) {
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"cafes-bench: actor path vs plain RocksDB loop, replay, spawn, subscriptions"};
+  // The "node" case's server, a child process of the bench (node_case.hpp).
+  if (argc >= 2 && std::string_view{argv[1]} == "--serve-node")
+    return bench::serve_node(argc, argv);
+  CLI::App cli{"cafes-bench: actor path vs plain RocksDB loop, replay, spawn, subscriptions, CAF nodes"};
   settings s;
   std::string json_path = "bench-results.json";
   std::string data_path = "bench-throughput.dat";
@@ -764,7 +768,7 @@ int main(int argc, char** argv) {
                                        "latency",    "sync_loop",    "state_size",
                                        "network",    "hot_entity",
                                        "long_history", "idle",       "replay",
-                                       "spawn",      "subscription"};
+                                       "spawn",      "subscription", "node"};
   cli.add_option("--only", only, "run only these cases (no plot data is written)")
     ->delimiter(',')
     ->check(CLI::IsMember(cases));
@@ -841,6 +845,12 @@ int main(int argc, char** argv) {
     if (wanted("subscription")) {
       std::printf("subscription (medians of %d, [min-max] of the runs)\n", s.repeats);
       out["subscription"] = measure_subscription(s);
+    }
+    if (wanted("node")) {
+      std::printf("one client's round trip, in-process vs CAF node in another process "
+                  "(medians of %llu calls, then of %d runs)\n",
+                  (unsigned long long)(s.appends / 100), s.repeats);
+      out["node"] = measure_node(s.appends / 100, s.repeats);
     }
     std::ofstream json{json_path};
     json << out.dump(2) << '\n';

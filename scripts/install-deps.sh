@@ -19,6 +19,7 @@ packages=(
   pkg-config          # cpp-httplib's build flags must match Debian's library
   libssl-dev          # CAF's openssl module (TLS between nodes): its headers
                       # include <openssl/ssl.h>, which libcaf-dev does not bring
+  openssl             # the node tests and bench make their test PKI with it
 )
 
 missing=()

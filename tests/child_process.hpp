@@ -104,6 +104,18 @@ public:
   /// Sends `signal` to the child.
   void send(int signal) { ::kill(pid_, signal); }
 
+  /// Sends SIGSTOP and returns once the child has stopped: kill() returns
+  /// before that, and the child's threads on other cores may run on for a
+  /// moment (a frozen-server test once got its answer in that moment).
+  /// Returns false if the child ended instead.
+  bool freeze() {
+    ::kill(pid_, SIGSTOP);
+    int status = 0;
+    while (::waitpid(pid_, &status, WUNTRACED) < 0 && errno == EINTR)
+      ;
+    return WIFSTOPPED(status);
+  }
+
   /// Reads the watched stream to its end and waits for the child; returns
   /// its wait status (see WIFEXITED, WEXITSTATUS, WIFSIGNALED).
   int wait() {

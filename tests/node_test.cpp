@@ -394,3 +394,30 @@ TEST_CASE("node - a command in flight when the server is killed fails at once, a
   CHECK(back->version == 2);
   CHECK(back->state.total == 6);
 }
+
+TEST_CASE("node - a frozen server is noticed by heartbeats, and the client reconnects once "
+          "it runs again",
+          "[net][node]") {
+  temp_dir dir;
+  auto srv = start_server(dir, 0);
+  net::node client; // heartbeats every 500 ms, a connection silent for 2 s is closed
+  application_config config;
+  config.request_timeout = 60s; // the failure below must not be this timeout
+  auto connected = client.connect("127.0.0.1", srv.port, config);
+  REQUIRE(connected.ok());
+  auto tallies = (*connected)->entities<tally>();
+  auto created = tallies.create(tally::add{2});
+
+  REQUIRE(srv.process->freeze()); // like a host that vanished: no FIN, no RST
+  std::optional<result<copy<tally>>> frozen;
+  auto took = timed([&] { frozen.emplace(tallies.try_get(created.id)); });
+  REQUIRE_FALSE(frozen->ok());
+  INFO(frozen->error().message);
+  CHECK(frozen->error().code == ec::closing);
+  CHECK(took < 30s); // generous: about connection_timeout here
+
+  srv.process->send(SIGCONT);
+  auto back = tallies.try_get(created.id);
+  REQUIRE(back.ok());
+  CHECK(back->state.total == 2);
+}

@@ -34,11 +34,14 @@ enum class ec : std::uint8_t {
   /// The request itself is malformed (empty append, bad id text, bad range).
   invalid_argument,
   /// The application is closing, or the actor that would serve the request
-  /// is gone: the request was not taken, nothing of it was written.
+  /// is gone: the request was not taken, nothing of it was written. Also,
+  /// through a CAF node (cafes::net), the serving node cannot be reached or
+  /// refused the connection, or a get's connection was lost.
   closing,
   /// The write may or may not be stored: an I/O error came after its bytes
-  /// were handed to the disk (a failed WAL sync). Read the entity back to
-  /// know; never assume it is absent.
+  /// were handed to the disk (a failed WAL sync), or, through a CAF node,
+  /// the connection was lost while the command was in flight. Read the
+  /// entity back to know; never assume it is absent.
   unknown_outcome,
   /// An append carried a command id that its entity has already applied:
   /// nothing was written. `actual_version` is the version that command's
