@@ -14,6 +14,7 @@
 
 #include "bench_support.hpp"
 #include "cafes/net/http_edge.hpp"
+#include "cafes/net/node.hpp"
 #include "cafes_samples/bank_account.hpp"
 
 namespace cafes::bench {
@@ -59,7 +60,7 @@ struct over_http {
   application app{open_memory_store()};
   net::http_edge edge;
   std::uint16_t port = 0;
-  std::string ca; // HTTPS: the certificate to trust
+  std::string ca; // HTTPS: the CA to trust
 
   static net::http_options options(const std::string& cert, const std::string& key) {
     net::http_options o;
@@ -68,8 +69,8 @@ struct over_http {
     return o;
   }
 
-  over_http(const std::string& cert, const std::string& key)
-    : edge(app, options(cert, key)), ca(cert) {
+  over_http(const std::string& cert, const std::string& key, std::string trusted)
+    : edge(app, options(cert, key)), ca(std::move(trusted)) {
     edge.serve<bank::account>("/accounts");
     port = edge.start();
   }
@@ -103,6 +104,51 @@ struct over_http {
       auto res = http->Get(path.c_str());
       expect(res && res->status == 200, "a get over HTTP failed");
     };
+    return out;
+  }
+};
+
+/// A CAF node serving its own application, and a second node in this
+/// process connected to it over loopback TCP (plain or mutual TLS).
+struct over_node {
+  net::node server;
+  application app;
+  std::uint16_t port;
+  net::node client_node;
+  std::unique_ptr<application> remote;
+  repository<bank::account> accounts;
+
+  static net::node_options options(const std::string& dir) {
+    net::node_options o;
+    if (!dir.empty())
+      o.tls = net::tls_options{dir + "/node.pem", dir + "/node.key", "", dir + "/ca.pem"};
+    return o;
+  }
+
+  explicit over_node(const std::string& pki_dir)
+    : server(options(pki_dir)),
+      app(server.system(), open_memory_store()),
+      port(server.publish<bank::account>(app)),
+      client_node(options(pki_dir)),
+      remote(connect()),
+      accounts(remote->entities<bank::account>()) {}
+
+  ~over_node() {
+    remote.reset(); // before the client's node
+    server.close();
+  }
+
+  std::unique_ptr<application> connect() {
+    auto connected = client_node.connect("127.0.0.1", port);
+    expect(connected.ok(), "connect to the node");
+    return std::move(*connected);
+  }
+
+  std::unique_ptr<client> make() {
+    auto id = accounts.create(bank::open{"bench"}).id;
+    auto out = std::make_unique<client>();
+    out->execute = [this, id] { accounts.execute(id, bank::deposit{1}); };
+    out->get = [this, id] { (void)accounts.get(id); };
     return out;
   }
 };
@@ -161,13 +207,26 @@ struct figures {
 nlohmann::json measure_network(int repeats, std::uint64_t calls) {
   scratch_dir dir;
   std::filesystem::create_directories(dir.path());
-  auto cert = dir.path() + "/edge.pem";
-  auto key = dir.path() + "/edge.key";
-  bool tls = std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-                          "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "
-                          + key + " -out " + cert + " >/dev/null 2>&1")
-                           .c_str())
-             == 0;
+  // A CA and one certificate it signs, for both nodes (mutual TLS).
+  auto cert = dir.path() + "/node.pem";
+  auto key = dir.path() + "/node.key";
+  auto quiet = [](const std::string& command) {
+    return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+  };
+  bool tls =
+    quiet("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=bench-ca -keyout "
+          + dir.path() + "/ca.key -out " + dir.path() + "/ca.pem")
+    && quiet("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth,"
+             "clientAuth\\n' > " + dir.path() + "/ext")
+    && quiet("openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout " + key + " -out "
+             + dir.path() + "/node.csr")
+    && quiet("openssl x509 -req -in " + dir.path() + "/node.csr -CA " + dir.path() + "/ca.pem -CAkey "
+             + dir.path() + "/ca.key -CAcreateserial -days 2 -extfile " + dir.path() + "/ext -out "
+             + cert)
+    // The HTTPS edge: a self-signed certificate the client trusts as is.
+    && quiet("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost -addext "
+             "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout " + dir.path()
+             + "/edge.key -out " + dir.path() + "/edge.pem");
   struct named {
     const char* name;
     std::function<figures()> run;
@@ -195,14 +254,20 @@ nlohmann::json measure_network(int repeats, std::uint64_t calls) {
   };
   std::vector<named> paths{
     {"in process", [&] { return run_path([] { return std::make_unique<in_process>(); }); }},
-    {"HTTP", [&] { return run_path([] { return std::make_unique<over_http>("", ""); }); }},
+    {"CAF node", [&] { return run_path([] { return std::make_unique<over_node>(""); }); }},
+    {"HTTP", [&] { return run_path([] { return std::make_unique<over_http>("", "", ""); }); }},
   };
-  if (tls)
-    paths.push_back({"HTTPS", [&] {
-                       return run_path([&] { return std::make_unique<over_http>(cert, key); });
+  if (tls) {
+    paths.push_back({"node TLS", [&] {
+                       return run_path([&] { return std::make_unique<over_node>(dir.path()); });
                      }});
-  else
-    std::printf("  (no openssl program: HTTPS skipped)\n");
+    paths.push_back({"HTTPS", [&] {
+                       return run_path([&] { return std::make_unique<over_http>(dir.path() + "/edge.pem", dir.path() + "/edge.key",
+                                                       dir.path() + "/edge.pem"); });
+                     }});
+  } else {
+    std::printf("  (no openssl program: node TLS and HTTPS skipped)\n");
+  }
   nlohmann::json rows = nlohmann::json::array();
   double base_execute = 0, base_get = 0, base_rate = 0;
   for (auto& p : paths) {
