@@ -42,17 +42,21 @@ void expect(bool ok, const std::string& what) {
     throw std::runtime_error("network bench: " + what);
 }
 
+/// A client of `accounts` (the synchronous API, in process or remote) with
+/// an account of its own.
+std::unique_ptr<client> client_of(repository<bank::account>& accounts) {
+  auto id = accounts.create(bank::open{"bench"}).id;
+  auto out = std::make_unique<client>();
+  out->execute = [&accounts, id] { accounts.execute(id, bank::deposit{1}); };
+  out->get = [&accounts, id] { (void)accounts.get(id); };
+  return out;
+}
+
 struct in_process {
   application app{open_memory_store()};
   repository<bank::account> accounts = app.entities<bank::account>();
 
-  std::unique_ptr<client> make() {
-    auto id = accounts.create(bank::open{"bench"}).id;
-    auto out = std::make_unique<client>();
-    out->execute = [this, id] { accounts.execute(id, bank::deposit{1}); };
-    out->get = [this, id] { (void)accounts.get(id); };
-    return out;
-  }
+  std::unique_ptr<client> make() { return client_of(accounts); }
 };
 
 /// The edge over its own application; clients over HTTP or HTTPS.
@@ -144,13 +148,7 @@ struct over_node {
     return std::move(*connected);
   }
 
-  std::unique_ptr<client> make() {
-    auto id = accounts.create(bank::open{"bench"}).id;
-    auto out = std::make_unique<client>();
-    out->execute = [this, id] { accounts.execute(id, bank::deposit{1}); };
-    out->get = [this, id] { (void)accounts.get(id); };
-    return out;
-  }
+  std::unique_ptr<client> make() { return client_of(accounts); }
 };
 
 /// Percentile `p` (0-100) of `values`.

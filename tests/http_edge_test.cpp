@@ -12,16 +12,13 @@
 #include <string>
 #include <thread>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <httplib.h>
 
 #include "cafes/net/http_edge.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes_samples/bank_account.hpp"
+#include "raw_socket.hpp"
 #include "temp_dir.hpp"
 
 using namespace cafes;
@@ -309,34 +306,6 @@ TEST_CASE("http edge - /metrics gives requests by status and the aggregate's con
 
 namespace {
 
-/// A raw TCP connection to 127.0.0.1:`port` (for what no HTTP client sends).
-struct raw_socket {
-  int fd = -1;
-  explicit raw_socket(std::uint16_t port) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    timeval limit{20, 0}; // only a bound: a broken edge ends the test
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  }
-  ~raw_socket() { ::close(fd); }
-  void send_text(const std::string& text) const {
-    REQUIRE(::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()));
-  }
-  /// Reads until the peer closes (or the bound passes).
-  std::string read_all() const {
-    std::string out;
-    char buffer[4096];
-    ssize_t n;
-    while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0)
-      out.append(buffer, static_cast<std::size_t>(n));
-    return out;
-  }
-};
-
 std::uint64_t metric(edge_fixture& f, const std::string& name) {
   auto res = f.client.Get("/metrics");
   REQUIRE(res);
@@ -427,25 +396,25 @@ TEST_CASE("http edge - garbage bytes, a half-sent request and a flood of idle co
   edge_fixture f; // 4 worker threads, read timeout 5 s
   auto ada = open_account(f, "ada");
   {
-    raw_socket garbage{f.port};
-    garbage.send_text(std::string{"\x16\x03\x01\x02\x00\xff\xfe garbage\r\n\r\n", 22});
+    cafes::testing::raw_socket garbage{f.port};
+    garbage.send(std::string{"\x16\x03\x01\x02\x00\xff\xfe garbage\r\n\r\n", 22});
     auto answer = garbage.read_all();
     CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 400"));
   }
   {
-    raw_socket wrong_length{f.port};
-    wrong_length.send_text("POST /accounts/" + ada
+    cafes::testing::raw_socket wrong_length{f.port};
+    wrong_length.send("POST /accounts/" + ada
                            + " HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999999999999\r\n\r\n{}");
     auto answer = wrong_length.read_all();
     CHECK_THAT(answer, Catch::Matches("^HTTP/1.1 4[01][0-9][\\s\\S]*"));
   }
   // A half-sent request, and more idle connections than workers: each is
   // cut off after the read timeout, and a client behind them is answered.
-  std::vector<std::unique_ptr<raw_socket>> idle;
-  auto half = std::make_unique<raw_socket>(f.port);
-  half->send_text("POST /accounts/" + ada + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"ty");
+  std::vector<std::unique_ptr<cafes::testing::raw_socket>> idle;
+  auto half = std::make_unique<cafes::testing::raw_socket>(f.port);
+  half->send("POST /accounts/" + ada + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"ty");
   for (int i = 0; i < 8; ++i)
-    idle.push_back(std::make_unique<raw_socket>(f.port));
+    idle.push_back(std::make_unique<cafes::testing::raw_socket>(f.port));
   httplib::Client other{"127.0.0.1", f.port};
   other.set_read_timeout(30, 0);
   auto res = other.Post(("/accounts/" + ada).c_str(), jvalue{{"type", "bank.deposit"}, {"amount", 5}}.dump(),

@@ -17,55 +17,18 @@
 #include <string>
 #include <vector>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "cafes/actors/application.hpp"
 #include "cafes/net/node.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "node_tally.hpp"
+#include "raw_socket.hpp"
 #include "temp_dir.hpp"
 
 using namespace cafes;
 using cafes::testing::tally;
 
 namespace {
-
-/// A raw TCP connection to 127.0.0.1:`port`.
-struct raw_connection {
-  int fd = -1;
-  explicit raw_connection(std::uint16_t port) {
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    timeval limit{10, 0}; // only a bound: a node that never closes ends the wait
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  }
-  ~raw_connection() { ::close(fd); }
-  raw_connection(const raw_connection&) = delete;
-  raw_connection& operator=(const raw_connection&) = delete;
-
-  void send_bytes(const std::string& bytes) const {
-    ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  }
-  /// Whether the node closed the connection (read returns 0 or an error
-  /// other than the timeout) within the bound.
-  bool closed_by_peer() const {
-    char buffer[4096];
-    for (;;) {
-      auto n = ::recv(fd, buffer, sizeof buffer, 0);
-      if (n == 0)
-        return true;
-      if (n < 0)
-        return errno != EAGAIN && errno != EWOULDBLOCK;
-    }
-  }
-};
 
 std::shared_ptr<event_store> memory_rocksdb() {
   rocksdb_options options;
@@ -124,25 +87,25 @@ TEST_CASE("node - behind TLS: garbage, a crafted frame header, a half-sent frame
   auto port = server.publish<tally>(app);
 
   {
-    raw_connection garbage{port};
-    garbage.send_bytes(std::string(4096, '\xAB') + "GET / HTTP/1.1\r\n\r\n");
+    cafes::testing::raw_socket garbage{port};
+    garbage.send(std::string(4096, '\xAB') + "GET / HTTP/1.1\r\n\r\n");
     CHECK(garbage.closed_by_peer());
   }
   // The 64 bytes that crash a plain CAF 0.17.6 node (an operation byte of
   // 1, a large value behind it), then the connection ends.
   {
-    raw_connection crafted{port};
+    cafes::testing::raw_socket crafted{port};
     std::string header(64, '\0');
     header[0] = 0x01;
     for (int i = 8; i < 12; ++i)
       header[static_cast<std::size_t>(i)] = '\x7F';
-    crafted.send_bytes(header);
+    crafted.send(header);
   }
-  std::vector<std::unique_ptr<raw_connection>> flood;
-  auto half = std::make_unique<raw_connection>(port);
-  half->send_bytes(std::string(10, '\0'));
+  std::vector<std::unique_ptr<cafes::testing::raw_socket>> flood;
+  auto half = std::make_unique<cafes::testing::raw_socket>(port);
+  half->send(std::string(10, '\0'));
   for (int i = 0; i < 200; ++i)
-    flood.push_back(std::make_unique<raw_connection>(port));
+    flood.push_back(std::make_unique<cafes::testing::raw_socket>(port));
   check_serves(pki.node("client"), port);
   CHECK(*store->last_position() == 1); // only the proper peer's create
   flood.clear();

@@ -28,20 +28,6 @@ using namespace cafes;
 
 namespace {
 
-/// Splits "HOST:PORT". Returns nullopt when it is not that.
-std::optional<std::pair<std::string, std::uint16_t>> host_port(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return std::nullopt;
-  auto port_text = text.substr(colon + 1);
-  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  auto port = std::stoul(port_text);
-  if (port > 65535)
-    return std::nullopt;
-  return std::pair{text.substr(0, colon), static_cast<std::uint16_t>(port)};
-}
-
 /// Serves tally counters over `store` as a CAF node at `address` until
 /// SIGINT or SIGTERM. Returns the exit code.
 int serve_node(const std::pair<std::string, std::uint16_t>& address, net::node_options node_opts,
@@ -149,9 +135,9 @@ int run(int argc, char** argv) {
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
   std::optional<std::pair<std::string, std::uint16_t>> listen_at, connect_to;
-  if (!listen.empty() && !(listen_at = host_port(listen)))
+  if (!listen.empty() && !(listen_at = tools::host_port(listen)))
     return tools::usage_error("--listen: '" + listen + "' is not HOST:PORT");
-  if (!connect.empty() && !(connect_to = host_port(connect)))
+  if (!connect.empty() && !(connect_to = tools::host_port(connect)))
     return tools::usage_error("--connect: '" + connect + "' is not HOST:PORT");
   if (listen_at && connect_to)
     return tools::usage_error("--listen and --connect: one process serves, another connects");

@@ -21,20 +21,6 @@ using jvalue = nlohmann::json;
 
 namespace {
 
-/// Splits "HOST:PORT". Returns nullopt when it is not that.
-std::optional<std::pair<std::string, std::uint16_t>> host_port(const std::string& text) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return std::nullopt;
-  auto port_text = text.substr(colon + 1);
-  if (port_text.size() > 5 || port_text.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  auto port = std::stoul(port_text);
-  if (port > 65535)
-    return std::nullopt;
-  return std::pair{text.substr(0, colon), static_cast<std::uint16_t>(port)};
-}
-
 /// Returns the first line of file `path` (a token), or nullopt.
 std::optional<std::string> read_token(const std::string& path) {
   std::ifstream in{path};
@@ -119,11 +105,11 @@ int serve(const std::string& db, const std::string& http, const std::string& nod
           const std::string& token_file, std::uint64_t idle_ms) {
   bank_example::service_options options;
   options.db = db;
-  auto address = host_port(http);
+  auto address = tools::host_port(http);
   if (!address)
     return tools::usage_error("--http: '" + http + "' is not HOST:PORT");
   if (!node.empty()) {
-    auto node_address = host_port(node);
+    auto node_address = tools::host_port(node);
     if (!node_address)
       return tools::usage_error("--node: '" + node + "' is not HOST:PORT");
     net::node_options node_options;

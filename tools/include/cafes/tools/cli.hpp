@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -38,6 +39,10 @@ CLI::Validator real_number(double min, double max);
 
 /// A path that is not empty.
 CLI::Validator non_empty_path();
+
+/// Splits "HOST:PORT" (a port of 0 to 65535, digits only). Returns
+/// std::nullopt for anything else.
+std::optional<std::pair<std::string, std::uint16_t>> host_port(const std::string& text);
 
 /// Returns `value` with thousands separators: 1234567 -> "1,234,567".
 std::string with_commas(std::uint64_t value);
