@@ -397,7 +397,8 @@ TEST_CASE("http edge - garbage bytes, a half-sent request and a flood of idle co
   auto ada = open_account(f, "ada");
   {
     cafes::testing::raw_socket garbage{f.port};
-    garbage.send(std::string{"\x16\x03\x01\x02\x00\xff\xfe garbage\r\n\r\n", 22});
+    const char bytes[] = "\x16\x03\x01\x02\x00\xff\xfe garbage\r\n\r\n";
+    garbage.send(std::string{bytes, sizeof bytes - 1}); // the NUL inside too
     auto answer = garbage.read_all();
     CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 400"));
   }
