@@ -19,6 +19,7 @@
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes_samples/bank_account.hpp"
 #include "raw_socket.hpp"
+#include "store_fixtures.hpp"
 #include "temp_dir.hpp"
 
 using namespace cafes;
@@ -29,9 +30,7 @@ using namespace std::chrono_literals;
 namespace {
 
 std::shared_ptr<event_store> rocksdb_in_memory() {
-  rocksdb_options options;
-  options.in_memory = true;
-  return std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))};
+  return std::shared_ptr<event_store>{cafes::testing::open_rocksdb("")};
 }
 
 struct edge_fixture {

@@ -23,6 +23,7 @@
 #include "cafes/storage/rocksdb_store.hpp"
 #include "node_tally.hpp"
 #include "raw_socket.hpp"
+#include "store_fixtures.hpp"
 #include "temp_dir.hpp"
 
 using namespace cafes;
@@ -31,9 +32,7 @@ using cafes::testing::tally;
 namespace {
 
 std::shared_ptr<event_store> memory_rocksdb() {
-  rocksdb_options options;
-  options.in_memory = true;
-  return std::shared_ptr<event_store>{std::move(*rocksdb_store::open(options))};
+  return std::shared_ptr<event_store>{cafes::testing::open_rocksdb("")};
 }
 
 /// Connects as a proper peer with `options` and runs a create and a get.

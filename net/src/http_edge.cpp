@@ -10,12 +10,12 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include <caf/all.hpp>
 #include <httplib.h>
 
+#include "address.hpp"
 #include "cafes/actors/application.hpp"
 
 namespace cafes::net {
@@ -68,32 +68,6 @@ http_reply error_reply(int status, ec code, const std::string& message) {
   return reply;
 }
 
-/// Reads `If-Match`: `"N"` (a strong tag) is version N, `*` any version.
-/// Returns nullopt for anything else.
-std::optional<std::uint64_t> expected_version(const std::string& header) {
-  if (header == "*")
-    return any_version;
-  static const std::regex tag{R"re(^"([0-9]{1,19})"$)re"};
-  std::smatch match;
-  if (!std::regex_match(header, match, tag))
-    return std::nullopt;
-  try {
-    return std::stoull(match[1].str());
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-}
-
-/// Whether `host` is a loopback address or name: only this machine can
-/// connect there.
-bool is_loopback(const std::string& host) {
-  if (host == "localhost" || host == "::1")
-    return true;
-  in_addr address{};
-  return ::inet_pton(AF_INET, host.c_str(), &address) == 1
-         && (ntohl(address.s_addr) >> 24) == 127;
-}
-
 /// Compares without stopping at the first difference (a token's prefix is
 /// not revealed by how long the comparison took).
 bool same_secret(const std::string& given, const std::string& secret) {
@@ -124,7 +98,8 @@ http_request view_of(const httplib::Request& req) {
   return out;
 }
 
-/// Reads a position from `text` (digits only). Returns nullopt otherwise.
+/// Reads a whole number from `text` (1 to 19 digits, nothing else).
+/// Returns nullopt otherwise.
 std::optional<std::uint64_t> position_of(const std::string& text) {
   static const std::regex digits{R"(^[0-9]{1,19}$)"};
   if (!std::regex_match(text, digits))
@@ -134,6 +109,16 @@ std::optional<std::uint64_t> position_of(const std::string& text) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+/// Reads `If-Match`: `"N"` (a strong tag) is version N, `*` any version.
+/// Returns nullopt for anything else.
+std::optional<std::uint64_t> expected_version(const std::string& header) {
+  if (header == "*")
+    return any_version;
+  if (header.size() < 2 || header.front() != '"' || header.back() != '"')
+    return std::nullopt;
+  return position_of(header.substr(1, header.size() - 2));
 }
 
 bool valid_prefix(const std::string& prefix) {
@@ -333,18 +318,21 @@ struct http_edge::impl {
         return error_reply(400, ec::invalid_argument,
                            "'" + id_text + "' is not an entity id (a UUID)");
     }
-    if (req.method == "GET") {
-      if (!id)
-        return error_reply(405, ec::invalid_argument, "GET needs an entity id in the path");
-      return endpoint.get(*id);
-    }
+    if (req.method == "GET")
+      return endpoint.get(id.value()); // GET is routed only with an id
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded())
       return error_reply(400, ec::invalid_argument, "the body is not JSON");
     if (!id && req.has_header("If-Match"))
       return error_reply(400, ec::invalid_argument,
                          "If-Match on a create: a new entity has no version");
-    auto preconditions = request_preconditions(view_of(req));
+    http_request headers_only; // what request_preconditions reads: no body copy
+    headers_only.header = [&req](const std::string& name) -> std::optional<std::string> {
+      if (!req.has_header(name.c_str()))
+        return std::nullopt;
+      return req.get_header_value(name.c_str());
+    };
+    auto preconditions = request_preconditions(headers_only);
     if (!preconditions)
       return failure_reply(preconditions.error(), json::value::array());
     return endpoint.run(id, body, preconditions->first, preconditions->second);
@@ -564,7 +552,7 @@ std::uint16_t http_edge::start() {
     throw cafes_error{failure::make(ec::invalid_argument, "the HTTP edge is started already")};
   auto& server = *state.server;
   const auto& options = state.options;
-  if (!is_loopback(options.host)
+  if (!detail::is_loopback(options.host)
       && (!options.tls.enabled() || (options.bearer_token.empty() && options.tls.client_ca.empty())))
     throw cafes_error{failure::make(
       ec::invalid_argument,

@@ -1,7 +1,5 @@
 #include "cafes/net/node.hpp"
 
-#include <arpa/inet.h>
-
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,21 +12,13 @@
 #include <caf/openssl/all.hpp>
 
 #include "cafes/actors/application.hpp"
+#include "address.hpp"
 #include "cafes/net/node_gateway.hpp"
 #include "remote_registry.hpp"
 
 namespace cafes::net {
 
 namespace {
-
-/// Whether `host` is a loopback address or name.
-bool is_loopback(const std::string& host) {
-  if (host == "localhost" || host == "::1")
-    return true;
-  in_addr address{};
-  return ::inet_pton(AF_INET, host.c_str(), &address) == 1
-         && (ntohl(address.s_addr) >> 24) == 127;
-}
 
 [[noreturn]] void refuse(std::string message) {
   throw cafes_error{failure::make(ec::invalid_argument, std::move(message))};
@@ -97,20 +87,23 @@ void set_duration(caf::actor_system_config& cfg, const char* name,
 /// The remote application's registries: one stand-in per aggregate.
 class remote_source final : public registry_source {
 public:
-  remote_source(std::shared_ptr<const remote_endpoint> where, node_gateway_actor gateway)
-    : where_(std::move(where)), gateway_(std::move(gateway)) {}
+  explicit remote_source(std::shared_ptr<const remote_endpoint> where)
+    : where_(std::move(where)) {}
 
   std::vector<registry_actor>
   shards(caf::actor_system& system,
          const std::shared_ptr<const erased_aggregate>& aggregate) override {
     // One stand-in per aggregate is enough: it only relays, and the node's
-    // gateway picks the registry shard of each entity.
-    return {spawn_remote_registry(system, std::string{aggregate->name()}, where_, gateway_)};
+    // gateway picks the registry shard of each entity. It starts without a
+    // gateway and asks the middleman for it at its first request (at once
+    // for a live connection): the connection made in connect() may be gone
+    // by the time an aggregate is first used.
+    return {spawn_remote_registry(system, std::string{aggregate->name()}, where_,
+                                  node_gateway_actor{})};
   }
 
 private:
   std::shared_ptr<const remote_endpoint> where_;
-  node_gateway_actor gateway_;
 };
 
 } // namespace
@@ -178,7 +171,7 @@ std::uint16_t node::publish(application& app,
   // tests/node_bad_input_test.cpp). Behind TLS only peers with a
   // certificate of the CA get that far; in plain TCP only loopback, where
   // every peer is a process of this machine.
-  if (!impl_->options.tls && !is_loopback(impl_->options.host))
+  if (!impl_->options.tls && !detail::is_loopback(impl_->options.host))
     refuse("publishing on " + impl_->options.host
            + " (not loopback) needs TLS: plain CAF connections are neither authenticated nor "
              "safe against crafted bytes");
@@ -248,7 +241,9 @@ result<std::unique_ptr<application>> node::connect(const std::string& host, std:
   }
   if (!*gateway)
     return std::move(*gateway).error();
-  auto source = std::make_shared<remote_source>(where, std::move(**gateway));
+  // The gateway only proved that the port serves a cafes node: each
+  // stand-in finds it again at its first request (see remote_source).
+  auto source = std::make_shared<remote_source>(where);
   return std::make_unique<application>(*impl_->system, std::move(source), config);
 }
 

@@ -1,6 +1,7 @@
 #include "remote_registry.hpp"
 
 #include <optional>
+#include <utility>
 #include <unordered_map>
 #include <vector>
 
@@ -139,15 +140,11 @@ caf::result<entity_snapshot> submit(remote_pointer self, const entity_id& id,
   return promise;
 }
 
-/// The connection to the node is gone: every request in flight fails now
-/// (rather than at its timeout), and the next request connects again.
-void lost(remote_pointer self, const caf::error& reason) {
-  auto& st = self->state;
-  st.gateway = nullptr;
-  auto why = "the connection to node " + st.where->name() + " was lost ("
-             + self->system().render(reason) + ")";
-  auto in_flight = std::move(st.in_flight);
-  st.in_flight.clear();
+/// Fails every request in flight: `why` they will not be answered. A
+/// command was sent and may have been applied (ec::unknown_outcome); a get
+/// changed nothing (ec::closing).
+void fail_in_flight(remote_pointer self, const std::string& why) {
+  auto in_flight = std::exchange(self->state.in_flight, {});
   for (auto& [key, request] : in_flight) {
     if (request.is_command)
       request.promise.deliver(
@@ -157,6 +154,15 @@ void lost(remote_pointer self, const caf::error& reason) {
     else
       request.promise.deliver(fail(ec::closing, request.id, why + " before the answer came"));
   }
+}
+
+/// The connection to the node is gone: every request in flight fails now
+/// (rather than at its timeout), and the next request connects again.
+void lost(remote_pointer self, const caf::error& reason) {
+  auto& st = self->state;
+  st.gateway = nullptr;
+  fail_in_flight(self, "the connection to node " + st.where->name() + " was lost ("
+                         + self->system().render(reason) + ")");
 }
 
 registry_actor::behavior_type remote_registry(remote_pointer self, std::string aggregate,
@@ -171,12 +177,9 @@ registry_actor::behavior_type remote_registry(remote_pointer self, std::string a
       lost(self, down.reason);
   });
   self->set_exit_handler([self](caf::exit_msg& exit) {
-    auto& st = self->state;
     std::string why = "the remote application is closing";
-    fail_queued(self, ec::closing, why);
-    for (auto& [key, request] : st.in_flight)
-      request.promise.deliver(fail(ec::closing, request.id, why));
-    st.in_flight.clear();
+    fail_queued(self, ec::closing, why); // never sent: nothing happened
+    fail_in_flight(self, why);
     self->quit(exit.reason);
   });
   return {

@@ -49,10 +49,11 @@ failure connect_failure(caf::actor_system& system, const remote_endpoint& where,
 /// Spawns the stand-in for aggregate `aggregate` of the node at `where`,
 /// starting with `gateway` (connected; null: connect at the first
 /// request). Answers as the node's entity actors do, and: ec::closing when
-/// the node cannot be reached (or the stand-in is stopping), ec::timeout
-/// past `where->request_timeout`, and, when the connection is lost with the
-/// request in flight, ec::unknown_outcome for a command (it may have been
-/// applied) and ec::closing for a get. Stats are zero (the node counts).
+/// the node cannot be reached, ec::timeout past `where->request_timeout`
+/// after sending, and, when the connection is lost or the stand-in stops
+/// with the request in flight, ec::unknown_outcome for a command (it may
+/// have been applied) and ec::closing for a get (and for any request not
+/// sent yet). Stats are zero (the node counts).
 registry_actor spawn_remote_registry(caf::actor_system& system, std::string aggregate,
                                      std::shared_ptr<const remote_endpoint> where,
                                      node_gateway_actor gateway);

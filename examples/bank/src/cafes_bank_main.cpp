@@ -316,13 +316,13 @@ int main(int argc, char** argv) {
       return code;
     auto id = answer.value("id", std::string{});
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{wait_s};
+    auto poller = make_client(client); // one keep-alive connection for every look
+    if (!token.empty())
+      poller->set_bearer_token_auth(token.c_str());
     for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds{20});
       jvalue state;
-      auto client_quiet = make_client(client);
-      if (!token.empty())
-        client_quiet->set_bearer_token_auth(token.c_str());
-      auto res = client_quiet->Get(("/transfers/" + id).c_str());
+      auto res = poller->Get(("/transfers/" + id).c_str());
       if (res && res->status == 200) {
         state = jvalue::parse(res->body, nullptr, false);
         auto status = state.is_object() ? state.value("status", std::string{}) : std::string{};

@@ -109,8 +109,11 @@ public:
   /// settings) and returns a remote application in system(): its
   /// repositories and entity_refs reach that node's published aggregates;
   /// conflicts, rejections and every other entity error arrive as they
-  /// would locally. `config.request_timeout` bounds each request (also
-  /// those sent through entity_ref without a timeout). Destroy it before
+  /// would locally. `config.request_timeout` bounds each request once it
+  /// is sent (also those sent through entity_ref without a timeout); a
+  /// request that first waits for a reconnect waits up to
+  /// options().connect_timeout more. The synchronous API's own calls stay
+  /// within request_timeout in all. Destroy it before
   /// the node. If the connection is lost, requests in flight fail at once
   /// (a command: ec::unknown_outcome, it may have been applied; a get:
   /// ec::closing), and the next request connects again; while the node
