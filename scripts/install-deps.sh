@@ -20,6 +20,9 @@ packages=(
   libssl-dev          # CAF's openssl module (TLS between nodes): its headers
                       # include <openssl/ssl.h>, which libcaf-dev does not bring
   openssl             # the node tests and bench make their test PKI with it
+  etcd-server etcd-client   # the etcd store's cluster (scripts/etcd-cluster.sh)
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+                            # the etcd store's client: gRPC and its code generator
 )
 
 missing=()
