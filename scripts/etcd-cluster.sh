@@ -8,6 +8,9 @@
 #   scripts/etcd-cluster.sh endpoints    the client addresses, comma-separated
 #   scripts/etcd-cluster.sh kill N       SIGKILL member N (1, 2 or 3)
 #   scripts/etcd-cluster.sh restart N    start member N again on its data
+#   scripts/etcd-cluster.sh pause N      SIGSTOP member N (a member that stops answering)
+#   scripts/etcd-cluster.sh resume N     SIGCONT member N
+#   scripts/etcd-cluster.sh leader       the number of the member that leads now
 #   scripts/etcd-cluster.sh stop         stop every member, remove the data
 #
 # Environment: CAFES_ETCD_DIR (state and data; default /tmp/cafes-etcd),
@@ -20,7 +23,7 @@ base="${CAFES_ETCD_PORT:-23791}"
 members=(1 2 3)
 
 usage() {
-  echo "usage: $0 start|status|endpoints|stop|kill N|restart N" >&2
+  echo "usage: $0 start|status|endpoints|stop|leader|kill N|restart N|pause N|resume N" >&2
   exit 2
 }
 
@@ -130,6 +133,26 @@ case "$cmd" in
       # Wait until it is gone, so that a test's next step sees it dead.
       for _ in $(seq 100); do running "$1" || break; sleep 0.05; done
     fi
+    ;;
+  pause | resume)
+    member_arg "$@"
+    running "$1" || { echo "error: member $1 is not running" >&2; exit 1; }
+    kill "$([ "$cmd" = pause ] && echo -STOP || echo -CONT)" "$(cat "$dir/e$1.pid")"
+    ;;
+  leader)
+    [ $# -eq 0 ] || usage
+    # `endpoint status` prints "ENDPOINT, ID, VERSION, DB SIZE, IS LEADER, ...".
+    for n in "${members[@]}"; do
+      running "$n" || continue
+      line="$(ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$(client_port "$n")" \
+        --dial-timeout=1s --command-timeout=2s endpoint status 2>/dev/null || true)"
+      if [ "$(echo "$line" | awk -F', ' '{print $5}')" = "true" ]; then
+        echo "$n"
+        exit 0
+      fi
+    done
+    echo "error: no member says it leads" >&2
+    exit 1
     ;;
   restart)
     member_arg "$@"

@@ -1,5 +1,6 @@
 #include "cafes/actors/projection.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -152,7 +153,10 @@ void step(projection_pointer self) {
     return std::move(*row);
   };
   for (int pages = 0; pages < pages_per_step; ++pages) {
-    auto page = st.store->read_all(st.position, st.options.batch, st.filter);
+    // A store with bounded transactions (etcd) takes so many row changes
+    // per commit: with one change per event, a batch that size fits.
+    auto batch = std::min<std::size_t>(st.options.batch, st.store->max_view_changes());
+    auto page = st.store->read_all(st.position, batch, st.filter);
     if (!page) {
       retry_later(self, page.error());
       return;

@@ -183,7 +183,7 @@ void send_next(client_pointer self) {
   --st.remaining;
   ++st.outstanding;
   auto index = run.pick(st.rng);
-  auto id = entity_of(run.opts->seed, index);
+  auto id = entity_of(run.opts->entity_seed.value_or(run.opts->seed), index);
   auto known = run.acked_version[index].load(std::memory_order_relaxed);
   bool stale = std::uniform_real_distribution<double>{0.0, 1.0}(st.rng)
                  < run.opts->stale_fraction
@@ -436,7 +436,7 @@ void verify(event_store& store, shared_run& run, report& out) {
   };
   std::vector<placed_event> placed; // where the run's events sit in the log
   for (std::uint64_t index = 0; index < opts.entities; ++index) {
-    auto id = entity_of(opts.seed, index);
+    auto id = entity_of(opts.entity_seed.value_or(opts.seed), index);
     auto events = store.read(id);
     if (!events) {
       add_violation(out, "read of entity " + to_string(id) + " failed: "
@@ -478,6 +478,8 @@ void verify(event_store& store, shared_run& run, report& out) {
         add_violation(out, "refused command " + to_string(event.command_id)
                              + " is stored in entity " + to_string(id) + " at version "
                              + std::to_string(record.version));
+      } else if (opts.shared) {
+        ++out.foreign_events; // another process's command
       } else if (!std::binary_search(run.unknown_outcome.begin(),
                                      run.unknown_outcome.end(), event.command_id)) {
         add_violation(out, "entity " + to_string(id) + " holds an event of command "
@@ -774,7 +776,7 @@ void verify_remote(application& app, const shared_run& run, report& out) {
     acknowledged[ack.entity] = std::max(acknowledged[ack.entity], ack.version);
   auto counters = app.entities<tally::counter>();
   for (std::uint64_t index = 0; index < opts.entities; ++index) {
-    auto id = entity_of(opts.seed, index);
+    auto id = entity_of(opts.entity_seed.value_or(opts.seed), index);
     auto stored = counters.try_get(id);
     if (!stored) {
       if (stored.error().code != ec::not_found || acknowledged[index] > 0)

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cafes/net/node.hpp"
+#include "cafes/etcd/etcd_store.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
@@ -96,8 +97,21 @@ int run(int argc, char** argv) {
                  "subscriptions of the global log from position 0 during the run; each "
                  "must see the whole log in order (lag: from the decision to delivery)")
     ->check(tools::whole_number(0, max_subscribers))->capture_default_str();
-  cli.add_option("--store", store_kind, "memory or rocksdb")
-    ->check(CLI::IsMember({"memory", "rocksdb"}))->capture_default_str();
+  cli.add_option("--store", store_kind, "memory, rocksdb or etcd")
+    ->check(CLI::IsMember({"memory", "rocksdb", "etcd"}))->capture_default_str();
+  std::string endpoints, etcd_prefix = "cafes/";
+  cli.add_option("--endpoints", endpoints,
+                 "etcd members, HOST:PORT,HOST:PORT,... (with --store etcd)");
+  cli.add_option("--etcd-prefix", etcd_prefix, "key prefix of the store in etcd")
+    ->capture_default_str();
+  std::uint64_t entity_seed = 0;
+  cli.add_option("--entity-seed", entity_seed,
+                 "picks the entity ids (default: --seed); processes sharing a store give "
+                 "the same one to race on the same entities")
+    ->check(tools::whole_number(0, UINT64_MAX));
+  cli.add_flag("--shared", opts.shared,
+               "other processes write the same entities meanwhile: their events are not "
+               "violations");
   cli.add_option("--db", db_path, "RocksDB directory (default: RocksDB in memory)")
     ->check(tools::non_empty_path());
   cli.add_flag("--sync", sync, "sync the WAL before acknowledging (durable)");
@@ -155,6 +169,21 @@ int run(int argc, char** argv) {
     node_opts.tls = net::tls_options{tls_cert, tls_key, "", tls_ca};
   }
   opts.versioned = !unversioned;
+  if (cli.count("--entity-seed") > 0)
+    opts.entity_seed = entity_seed;
+  if ((store_kind == "etcd") != (cli.count("--endpoints") > 0))
+    return tools::usage_error("--store etcd needs --endpoints, and --endpoints needs --store etcd");
+  if (cli.count("--etcd-prefix") > 0 && store_kind != "etcd")
+    return tools::usage_error("--etcd-prefix needs --store etcd");
+  std::vector<std::string> etcd_endpoints;
+  if (store_kind == "etcd") {
+    auto parsed = parse_endpoints(endpoints);
+    if (!parsed)
+      return tools::usage_error("--endpoints: " + parsed.error().message);
+    etcd_endpoints = std::move(*parsed);
+    if (cli.count("--db") > 0 || sync)
+      return tools::usage_error("--db and --sync need --store rocksdb (etcd always syncs)");
+  }
   if (store_kind == "memory" && (cli.count("--db") > 0 || sync))
     return tools::usage_error("--db and --sync need --store rocksdb");
   if (opts.commands_per_client > max_commands / opts.clients)
@@ -199,6 +228,16 @@ int run(int argc, char** argv) {
     remote->reset(); // before the node
   } else if (store_kind == "memory") {
     store = std::make_shared<memory_store>();
+  } else if (store_kind == "etcd") {
+    etcd_options options;
+    options.endpoints = etcd_endpoints;
+    options.key_prefix = etcd_prefix;
+    auto opened = etcd_store::open(options);
+    if (!opened) {
+      std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
+      return tools::exit_unavailable;
+    }
+    store = std::move(*opened);
   } else {
     rocksdb_options options;
     options.in_memory = db_path.empty();
@@ -220,6 +259,7 @@ int run(int argc, char** argv) {
                 node_opts.tls ? " (TLS)" : "");
   else
     std::printf("%-26s %s\n", "store", (store_kind + (db_path.empty() ? "" : " " + db_path)
+                                        + (endpoints.empty() ? "" : " " + endpoints)
                                         + (sync ? " (sync)" : "")).c_str());
   auto row = [](const char* name, double value, const char* unit) {
     std::printf("%-26s %14.0f %s\n", name, value, unit);
@@ -240,6 +280,8 @@ int run(int argc, char** argv) {
     std::printf("  %-24s %14llu  first: %s\n", std::string{to_string(code)}.c_str(),
                 static_cast<unsigned long long>(errors.count), errors.first_message.c_str());
   row("events stored", double(r.events), "");
+  if (opts.shared)
+    row("of other processes", double(r.foreign_events), "");
   std::printf("%-26s %14.3f s\n", "time", r.seconds);
   row("commands/s", r.commands_per_second, "");
   row("events/s", r.events_per_second, "");

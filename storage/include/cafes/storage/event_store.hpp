@@ -323,6 +323,13 @@ public:
                                                   std::string_view after,
                                                   std::size_t limit) = 0;
 
+  /// Returns the most distinct row keys one `commit_view` takes: no limit
+  /// here; a store whose transactions are bounded (etcd) says its bound, and
+  /// the projection runner reads no more events per batch than this.
+  virtual std::size_t max_view_changes() const noexcept {
+    return std::numeric_limits<std::size_t>::max();
+  }
+
   /// Returns whether an append waits for a device (a durable sync) before it
   /// returns. The actors run an append on a scheduler thread only when it
   /// does not; a store that does not say is taken to wait.

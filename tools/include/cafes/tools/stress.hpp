@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,14 @@ struct options {
   /// (false: counters, hot entities).
   bool versioned = true;
   std::uint64_t seed = 1;                    ///< picks keys, amounts, staleness
+  /// Picks the entities' ids (nothing: `seed`). Runs in several processes
+  /// over one shared store (etcd) give the same one to race on the same
+  /// entities, and each its own `seed`.
+  std::optional<std::uint64_t> entity_seed;
+  /// Other processes write the same entities meanwhile: verification takes
+  /// the events of commands this run did not send as theirs (counted in
+  /// `foreign_events`) instead of as a violation.
+  bool shared = false;
   progress_display progress = progress_display::none;
   bool verify = true;                        ///< read the store back at the end
   /// How long a client waits for each answer: 60 s; 0 = no limit (and no
@@ -101,6 +110,7 @@ struct report {
   /// other_errors by code (name it with to_string(ec)): how many and why.
   std::map<ec, error_count> errors;
   std::uint64_t events = 0;         ///< events in the store at the end
+  std::uint64_t foreign_events = 0; ///< with `options.shared`: events of other processes
   double seconds = 0;               ///< from the first command to the last answer
   double commands_per_second = 0;
   double events_per_second = 0;     ///< acknowledged events / seconds
