@@ -20,6 +20,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cafes/etcd/etcd_store.hpp"
 #include "cafes/storage/memory_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
@@ -27,6 +28,7 @@
 #include "cafes/tools/stress.hpp"
 #include "cafes_samples/tally.hpp"
 #include "bench_support.hpp"
+#include "etcd_bench.hpp"
 #include "network_bench.hpp"
 #include "node_case.hpp"
 
@@ -768,12 +770,34 @@ int main(int argc, char** argv) {
                                        "latency",    "sync_loop",    "state_size",
                                        "network",    "hot_entity",
                                        "long_history", "idle",       "replay",
-                                       "spawn",      "subscription", "node"};
+                                       "spawn",      "subscription", "node",
+                                       "etcd"};
   cli.add_option("--only", only, "run only these cases (no plot data is written)")
     ->delimiter(',')
     ->check(CLI::IsMember(cases));
+  std::string etcd_endpoints, etcd_second;
+  cli.add_option("--etcd", etcd_endpoints,
+                 "an etcd cluster's endpoints HOST:PORT,... for the etcd case (scripts/bench.sh "
+                 "starts one)");
+  cli.add_option("--etcd-second", etcd_second,
+                 "a second cluster's endpoints: the etcd case also shards over both");
   if (auto code = tools::parse(cli, argc, argv))
     return *code;
+  std::vector<std::string> etcd_cluster, etcd_other;
+  for (auto [name, text, parsed] : {std::tuple{"--etcd", &etcd_endpoints, &etcd_cluster},
+                                    std::tuple{"--etcd-second", &etcd_second, &etcd_other}}) {
+    if (text->empty())
+      continue;
+    auto endpoints = parse_endpoints(*text);
+    if (!endpoints)
+      return tools::usage_error(std::string{name} + ": " + endpoints.error().message);
+    *parsed = std::move(*endpoints);
+  }
+  if (!etcd_second.empty() && etcd_endpoints.empty())
+    return tools::usage_error("--etcd-second needs --etcd");
+  if (std::find(only.begin(), only.end(), "etcd") != only.end() && etcd_endpoints.empty())
+    return tools::usage_error("--only etcd needs --etcd HOST:PORT,... (scripts/bench.sh starts "
+                              "a cluster)");
   // Checked before the hour-long run, given or not.
   for (auto [name, path] : {std::pair{"--json", &json_path}, std::pair{"--data", &data_path}})
     if (auto problem = tools::writable_file()(*path); !problem.empty())
@@ -851,6 +875,15 @@ int main(int argc, char** argv) {
                   "(medians of %llu calls, then of %d runs)\n",
                   (unsigned long long)(s.appends / 100), s.repeats);
       out["node"] = measure_node(s.appends / 100, s.repeats);
+    }
+    if (wanted("etcd")) {
+      if (etcd_cluster.empty()) {
+        std::printf("etcd: skipped (no --etcd; scripts/bench.sh starts the clusters)\n");
+      } else {
+        std::printf("etcd store, 3-member clusters on this machine (medians of %d, [min-max])\n",
+                    s.repeats);
+        out["etcd"] = measure_etcd(s.repeats, quick ? 100 : 500, etcd_cluster, etcd_other);
+      }
     }
     std::ofstream json{json_path};
     json << out.dump(2) << '\n';

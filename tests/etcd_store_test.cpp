@@ -443,8 +443,8 @@ TEST_CASE("two etcd stores (as two processes) race on the same entities: one his
               static_cast<unsigned long long>(stats.log_races));
 }
 
-TEST_CASE("etcd: the leader killed mid-stream loses no acknowledged append and stores "
-          "none twice; the member restarts and catches up",
+TEST_CASE("the leader killed mid-stream loses no acknowledged append and stores "
+          "none twice, and the member restarts and catches up",
           "[etcd][fault]") {
   own_cluster cluster{24791};
   // The store talks to the first endpoint it is given while that one
@@ -519,8 +519,8 @@ TEST_CASE("etcd: the leader killed mid-stream loses no acknowledged append and s
     std::printf("  %s: %llu\n", std::string{to_string(code)}.c_str(), static_cast<unsigned long long>(count));
 }
 
-TEST_CASE("etcd: with two of three members killed, appends fail within the write timeout "
-          "and none is acknowledged; after a restart writes resume",
+TEST_CASE("with two of three members killed, appends fail within the write timeout "
+          "and none is acknowledged, and after a restart writes resume",
           "[etcd][fault]") {
   own_cluster cluster{24821};
   etcd_options options;
@@ -571,7 +571,7 @@ TEST_CASE("etcd: with two of three members killed, appends fail within the write
   CHECK(*resumed == *head + 1);
 }
 
-TEST_CASE("etcd: a frozen member (SIGSTOP) does not stop appends; resumed, it catches up",
+TEST_CASE("a frozen member (SIGSTOP) does not stop appends, and resumed, it catches up",
           "[etcd][fault]") {
   own_cluster cluster{24851};
   etcd_options options;
@@ -679,4 +679,41 @@ TEST_CASE("two cafes-stress processes over one etcd cluster race on the same ent
   for (const auto& [entity, version] : versions)
     CHECK(*store->head(entity) == version);
   CHECK(versions.size() == 30);
+}
+
+TEST_CASE("cafes-stress shards entities over two etcd clusters: each entity whole in one, "
+          "every command verified",
+          "[etcd][processes]") {
+  own_cluster second{24881};
+  std::string first_list, second_list;
+  for (const auto& endpoint : etcd_endpoints())
+    first_list += (first_list.empty() ? "" : ",") + endpoint;
+  for (const auto& endpoint : second.endpoints())
+    second_list += (second_list.empty() ? "" : ",") + endpoint;
+  auto prefix = "test/" + to_string(uuid::random()) + "/";
+  temp_dir dir;
+  child_process stress{{CAFES_STRESS_PATH, "--store", "etcd", "--endpoints", first_list,
+                        "--endpoints", second_list, "--etcd-prefix", prefix, "--entities",
+                        "100", "--clients", "32", "--commands", "30", "--stale", "0.1",
+                        "--progress", "none"},
+                       {child_process::watch::out, dir.sub("err"), std::nullopt}};
+  auto status = stress.wait();
+  INFO(stress.text());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(std::regex_search(stress.text(), std::regex{"\nverification +passed\n"}));
+  // Each cluster holds a share of the entities, each whole, and its own log.
+  auto one = open_etcd(prefix);
+  auto two = open_etcd(prefix, second.endpoints());
+  auto in_one = *one->list_entities(std::nullopt, 1'000);
+  auto in_two = *two->list_entities(std::nullopt, 1'000);
+  CHECK(in_one.size() > 10);
+  CHECK(in_two.size() > 10);
+  CHECK(in_one.size() + in_two.size() == 100);
+  std::uint64_t events = 0;
+  for (const auto& id : in_one) {
+    CHECK(*two->head(id) == 0);
+    events += one->read(id)->size();
+  }
+  CHECK(*one->last_position() == events);
 }

@@ -325,6 +325,36 @@ TEMPLATE_TEST_CASE("a long history reads back in version order, whole and in ran
   CHECK(*store.head(entity) == total);
 }
 
+TEMPLATE_TEST_CASE("read_batch reads many histories at once, each as read would",
+                   "[storage]", STORES) {
+  TestType fixture;
+  auto& store = *fixture.store;
+  std::vector<read_request> requests;
+  for (std::uint64_t i = 0; i < 100; ++i) { // more than one etcd transaction holds
+    auto entity = uuid::random();
+    REQUIRE(store.append(make_append(entity, 0, 1 + i % 3)).ok());
+    REQUIRE(store.append(make_append(entity, 1 + i % 3, 2)).ok());
+    requests.push_back({entity, 1, last_version});
+  }
+  requests.push_back({requests[0].entity, 2, 3});  // a range
+  requests.push_back({requests[1].entity, 3, last_version}); // from past the first append
+  requests.push_back({uuid::random(), 1, last_version});     // unknown: empty
+  requests.push_back({requests[2].entity, 4, 2});            // empty range
+  auto results = store.read_batch(requests);
+  REQUIRE(results.size() == requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    INFO("request " << i);
+    REQUIRE(results[i].ok());
+    CHECK(*results[i] == *store.read(requests[i].entity, requests[i].from, requests[i].to));
+  }
+  CHECK(results[0]->size() == 3);
+  CHECK(results[100]->size() == 2);
+  CHECK(results[100]->front().version == 2);
+  CHECK(results[101]->front().version == 3);
+  CHECK(results[102]->empty());
+  CHECK(results[103]->empty());
+}
+
 TEMPLATE_TEST_CASE("entities are listed in id order, page by page", "[storage]", STORES) {
   TestType fixture;
   auto& store = *fixture.store;

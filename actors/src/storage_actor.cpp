@@ -66,11 +66,19 @@ void execute(event_store& store, batch& work, const storage_actor_options& optio
     if (direct)
       direct->answered(work.appends.size());
   }
+  // Histories in one read_batch (one round trip on etcd), heads alone.
+  std::vector<read_request> histories;
+  for (const auto& read : work.reads)
+    if (!read.head_only)
+      histories.push_back({read.entity, read.from, read.to});
+  auto read_back = histories.empty() ? std::vector<result<std::vector<event_record>>>{}
+                                     : store.read_batch(histories);
+  std::size_t next = 0;
   for (auto& read : work.reads) {
     if (read.head_only)
       deliver(read.promise, store.head(read.entity));
     else
-      deliver(read.promise, store.read(read.entity, read.from, read.to));
+      deliver(read.promise, std::move(read_back[next++]));
   }
   work.appends.clear();
   work.append_promises.clear();

@@ -795,64 +795,30 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
 
 // -- reads ----------------------------------------------------------------
 
-result<std::vector<event_record>> etcd_store::read(const entity_id& entity, std::uint64_t from,
-                                                   std::uint64_t to) {
-  auto& self = *impl_;
+namespace {
+
+/// Takes apart what a read of `entity`'s events `from`..`to` got: its
+/// appends (`stored`, in key order, the first one holding `from` or none
+/// before it) and its head (`head_range`), read at one revision.
+result<std::vector<event_record>> parse_history(const std::string& key_prefix,
+                                                const entity_id& entity, std::uint64_t from,
+                                                std::uint64_t to, const RangeResponse& stored,
+                                                const RangeResponse& head_range) {
   std::vector<event_record> out;
-  from = std::max<std::uint64_t>(from, 1);
-  if (from > to)
-    return out;
   auto damaged = [&](const std::string& why) {
     return failure::make(ec::decode_failure,
                          "etcd: the history of " + to_string(entity) + " is damaged: " + why);
   };
-  const auto first_key = self.key(layout::event_key(entity, 1));
-  const auto end_key = to == last_version
-                         ? self.key(range_end_of(layout::event_key_prefix(entity)))
-                         : key_after(self.key(layout::event_key(entity, to)));
-  // The head and the appends in one read-only transaction (one revision).
-  // From version 1 the appends are read at once; from later, the append
-  // holding `from` is found first (the last one starting at or before it).
-  TxnRequest txn;
-  auto* appends = txn.add_success()->mutable_request_range();
-  appends->set_key(first_key);
-  if (from == 1) {
-    appends->set_range_end(end_key);
-  } else {
-    appends->set_range_end(key_after(self.key(layout::event_key(entity, from))));
-    appends->set_sort_order(RangeRequest::DESCEND);
-    appends->set_sort_target(RangeRequest::KEY);
-    appends->set_limit(1);
-  }
-  get(*txn.mutable_success(), self.key(layout::head_key(entity)));
-  auto what = "reading " + to_string(entity);
-  auto response = self.read_txn(txn, what);
-  if (!response)
-    return std::move(response).error();
-  if (response->responses_size() != 2)
-    return failure::make(ec::storage_failure, "etcd: a read transaction answered oddly");
   std::uint64_t head = 0;
-  const auto& head_kvs = response->responses(1).response_range().kvs();
-  if (head_kvs.size() > 0 && !layout::decode_version(head_kvs[0].value(), head))
+  if (head_range.kvs_size() > 0 && !layout::decode_version(head_range.kvs(0).value(), head))
     return damaged("its head does not decode");
-  auto stored = response->responses(0).response_range();
-  if (from > 1 && stored.kvs_size() > 0) {
-    RangeRequest rest;
-    rest.set_key(stored.kvs(0).key());
-    rest.set_range_end(end_key);
-    rest.set_revision(response->header().revision());
-    auto read_on = self.range(rest, what);
-    if (!read_on)
-      return std::move(read_on).error();
-    stored = std::move(*read_on);
-  }
   std::uint64_t next_version = 0; // what the next append must start at
   for (const auto& kv : stored.kvs()) {
     auto found = decode_chunk(kv.value(), "an append of " + to_string(entity));
     if (!found)
       return std::move(found).error();
     if (found->entity != entity
-        || kv.key() != self.key(layout::event_key(entity, found->first_version)))
+        || kv.key() != key_prefix + layout::event_key(entity, found->first_version))
       return damaged("an append stored under another key");
     if (next_version != 0 && found->first_version != next_version)
       return damaged("version " + std::to_string(next_version) + " is missing");
@@ -861,8 +827,6 @@ result<std::vector<event_record>> etcd_store::read(const entity_id& entity, std:
       if (event.version >= from && event.version <= to)
         out.push_back(std::move(event));
   }
-  if (stored.kvs_size() > 0 && from == 1 && out.empty())
-    return damaged("version 1 is missing");
   auto last = std::min(head, to);
   auto expected = last >= from ? last - from + 1 : 0;
   if (out.size() != expected || (!out.empty() && out.front().version != from))
@@ -872,6 +836,105 @@ result<std::vector<event_record>> etcd_store::read(const entity_id& entity, std:
   if (to == last_version && next_version != 0 && next_version - 1 != head)
     return damaged("its head says version " + std::to_string(head) + ", its events end at "
                    + std::to_string(next_version - 1));
+  return out;
+}
+
+} // namespace
+
+result<std::vector<event_record>> etcd_store::read(const entity_id& entity, std::uint64_t from,
+                                                   std::uint64_t to) {
+  auto& self = *impl_;
+  from = std::max<std::uint64_t>(from, 1);
+  if (from > to)
+    return std::vector<event_record>{};
+  if (from == 1) {
+    const read_request whole{entity, from, to};
+    return std::move(read_batch(std::span{&whole, 1}).front());
+  }
+  const auto end_key = to == last_version
+                         ? self.key(range_end_of(layout::event_key_prefix(entity)))
+                         : key_after(self.key(layout::event_key(entity, to)));
+  // The head and the append holding `from` (the last one starting at or
+  // before it) in one read-only transaction, then the appends from there
+  // at the same revision.
+  TxnRequest txn;
+  auto* appends = txn.add_success()->mutable_request_range();
+  appends->set_key(self.key(layout::event_key(entity, 1)));
+  appends->set_range_end(key_after(self.key(layout::event_key(entity, from))));
+  appends->set_sort_order(RangeRequest::DESCEND);
+  appends->set_sort_target(RangeRequest::KEY);
+  appends->set_limit(1);
+  get(*txn.mutable_success(), self.key(layout::head_key(entity)));
+  auto what = "reading " + to_string(entity);
+  auto response = self.read_txn(txn, what);
+  if (!response)
+    return std::move(response).error();
+  if (response->responses_size() != 2)
+    return failure::make(ec::storage_failure, "etcd: a read transaction answered oddly");
+  auto stored = response->responses(0).response_range();
+  if (stored.kvs_size() > 0) {
+    RangeRequest rest;
+    rest.set_key(stored.kvs(0).key());
+    rest.set_range_end(end_key);
+    rest.set_revision(response->header().revision());
+    auto read_on = self.range(rest, what);
+    if (!read_on)
+      return std::move(read_on).error();
+    stored = std::move(*read_on);
+  }
+  return parse_history(self.options.key_prefix, entity, from, to, stored,
+                       response->responses(1).response_range());
+}
+
+std::vector<result<std::vector<event_record>>>
+etcd_store::read_batch(std::span<const read_request> requests) {
+  auto& self = *impl_;
+  std::vector<std::optional<result<std::vector<event_record>>>> slots(requests.size());
+  // Whole histories (from version 1): many in one read-only transaction,
+  // two ranges each; the rest one by one.
+  std::vector<std::size_t> whole;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& request = requests[i];
+    if (std::max<std::uint64_t>(request.from, 1) > request.to)
+      slots[i] = std::vector<event_record>{};
+    else if (request.from <= 1)
+      whole.push_back(i);
+    else
+      slots[i] = read(request.entity, request.from, request.to);
+  }
+  const auto per_txn = std::max<std::size_t>(1, self.options.max_txn_ops / 2);
+  for (std::size_t first = 0; first < whole.size(); first += per_txn) {
+    auto last = std::min(whole.size(), first + per_txn);
+    TxnRequest txn;
+    for (auto at = first; at < last; ++at) {
+      const auto& request = requests[whole[at]];
+      auto* appends = txn.add_success()->mutable_request_range();
+      appends->set_key(self.key(layout::event_key(request.entity, 1)));
+      appends->set_range_end(
+        request.to == last_version
+          ? self.key(range_end_of(layout::event_key_prefix(request.entity)))
+          : key_after(self.key(layout::event_key(request.entity, request.to))));
+      get(*txn.mutable_success(), self.key(layout::head_key(request.entity)));
+    }
+    auto response = self.read_txn(txn, "reading " + std::to_string(last - first) + " histories");
+    for (auto at = first; at < last; ++at) {
+      const auto& request = requests[whole[at]];
+      auto index = static_cast<int>(2 * (at - first));
+      if (!response)
+        slots[whole[at]] = response.error();
+      else if (response->responses_size() != static_cast<int>(2 * (last - first)))
+        slots[whole[at]] = failure::make(ec::storage_failure,
+                                         "etcd: a read transaction answered oddly");
+      else
+        slots[whole[at]] = parse_history(self.options.key_prefix, request.entity, 1, request.to,
+                                         response->responses(index).response_range(),
+                                         response->responses(index + 1).response_range());
+    }
+  }
+  std::vector<result<std::vector<event_record>>> out;
+  out.reserve(requests.size());
+  for (auto& slot : slots)
+    out.push_back(std::move(*slot));
   return out;
 }
 

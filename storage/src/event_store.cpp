@@ -11,6 +11,15 @@ bool log_filter::allows(std::string_view aggregate, std::string_view type) const
   return listed(aggregates, aggregate) && listed(event_types, type);
 }
 
+std::vector<result<std::vector<event_record>>>
+event_store::read_batch(std::span<const read_request> requests) {
+  std::vector<result<std::vector<event_record>>> out;
+  out.reserve(requests.size());
+  for (const auto& request : requests)
+    out.push_back(read(request.entity, request.from, request.to));
+  return out;
+}
+
 std::vector<std::pair<uuid, std::uint64_t>> commands_of(const append_request& request) {
   std::vector<std::pair<uuid, std::uint64_t>> out;
   auto version = request.expected_version;

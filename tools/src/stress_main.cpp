@@ -19,6 +19,7 @@
 #include "cafes/net/node.hpp"
 #include "cafes/etcd/etcd_store.hpp"
 #include "cafes/storage/memory_store.hpp"
+#include "cafes/storage/sharded_store.hpp"
 #include "cafes/storage/rocksdb_store.hpp"
 #include "cafes/tools/cli.hpp"
 #include "cafes/tools/stop.hpp"
@@ -99,9 +100,12 @@ int run(int argc, char** argv) {
     ->check(tools::whole_number(0, max_subscribers))->capture_default_str();
   cli.add_option("--store", store_kind, "memory, rocksdb or etcd")
     ->check(CLI::IsMember({"memory", "rocksdb", "etcd"}))->capture_default_str();
-  std::string endpoints, etcd_prefix = "cafes/";
-  cli.add_option("--endpoints", endpoints,
-                 "etcd members, HOST:PORT,HOST:PORT,... (with --store etcd)");
+  std::vector<std::string> clusters;
+  std::string etcd_prefix = "cafes/";
+  cli.add_option("--endpoints", clusters,
+                 "an etcd cluster's members, HOST:PORT,HOST:PORT,... (with --store etcd); "
+                 "given again for each further cluster, entities are sharded over them by id")
+    ->take_all()->allow_extra_args(false);
   cli.add_option("--etcd-prefix", etcd_prefix, "key prefix of the store in etcd")
     ->capture_default_str();
   std::uint64_t entity_seed = 0;
@@ -175,12 +179,18 @@ int run(int argc, char** argv) {
     return tools::usage_error("--store etcd needs --endpoints, and --endpoints needs --store etcd");
   if (cli.count("--etcd-prefix") > 0 && store_kind != "etcd")
     return tools::usage_error("--etcd-prefix needs --store etcd");
-  std::vector<std::string> etcd_endpoints;
+  std::vector<std::vector<std::string>> etcd_clusters;
   if (store_kind == "etcd") {
-    auto parsed = parse_endpoints(endpoints);
-    if (!parsed)
-      return tools::usage_error("--endpoints: " + parsed.error().message);
-    etcd_endpoints = std::move(*parsed);
+    for (const auto& cluster : clusters) {
+      auto parsed = parse_endpoints(cluster);
+      if (!parsed)
+        return tools::usage_error("--endpoints: " + parsed.error().message);
+      etcd_clusters.push_back(std::move(*parsed));
+    }
+    if (etcd_clusters.size() > 1 && opts.subscribers > 0)
+      return tools::usage_error("--subscribers need one global log: not with several "
+                                "--endpoints clusters (each has its own)");
+    opts.global_log = etcd_clusters.size() == 1;
     if (cli.count("--db") > 0 || sync)
       return tools::usage_error("--db and --sync need --store rocksdb (etcd always syncs)");
   }
@@ -229,15 +239,22 @@ int run(int argc, char** argv) {
   } else if (store_kind == "memory") {
     store = std::make_shared<memory_store>();
   } else if (store_kind == "etcd") {
-    etcd_options options;
-    options.endpoints = etcd_endpoints;
-    options.key_prefix = etcd_prefix;
-    auto opened = etcd_store::open(options);
-    if (!opened) {
-      std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
-      return tools::exit_unavailable;
+    std::vector<std::shared_ptr<event_store>> shards;
+    for (const auto& cluster : etcd_clusters) {
+      etcd_options options;
+      options.endpoints = cluster;
+      options.key_prefix = etcd_prefix;
+      auto opened = etcd_store::open(options);
+      if (!opened) {
+        std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
+        return tools::exit_unavailable;
+      }
+      shards.push_back(std::move(*opened));
     }
-    store = std::move(*opened);
+    if (shards.size() == 1)
+      store = std::move(shards.front());
+    else
+      store = std::move(*sharded_store::make(std::move(shards)));
   } else {
     rocksdb_options options;
     options.in_memory = db_path.empty();
@@ -259,7 +276,12 @@ int run(int argc, char** argv) {
                 node_opts.tls ? " (TLS)" : "");
   else
     std::printf("%-26s %s\n", "store", (store_kind + (db_path.empty() ? "" : " " + db_path)
-                                        + (endpoints.empty() ? "" : " " + endpoints)
+                                        + [&] {
+                                            std::string all;
+                                            for (const auto& cluster : clusters)
+                                              all += " " + cluster;
+                                            return all;
+                                          }()
                                         + (sync ? " (sync)" : "")).c_str());
   auto row = [](const char* name, double value, const char* unit) {
     std::printf("%-26s %14.0f %s\n", name, value, unit);

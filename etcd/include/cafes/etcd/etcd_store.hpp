@@ -93,6 +93,10 @@ public:
   // `ec::storage_failure` for any other error of etcd, naming it.
   result<std::vector<event_record>> read(const entity_id& entity, std::uint64_t from = 1,
                                          std::uint64_t to = last_version) override;
+  /// Reads up to max_txn_ops / 2 whole histories (from version 1) in one
+  /// read-only transaction: one round trip; the others one by one.
+  std::vector<result<std::vector<event_record>>>
+  read_batch(std::span<const read_request> requests) override;
   result<std::uint64_t> head(const entity_id& entity) override;
   result<std::vector<entity_id>> list_entities(std::optional<entity_id> after,
                                                std::size_t limit) override;

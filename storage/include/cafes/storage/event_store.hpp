@@ -63,6 +63,13 @@ struct log_filter {
   bool allows(std::string_view aggregate, std::string_view type) const;
 };
 
+/// One read of `read_batch`: entity `entity`'s events `from`..`to`.
+struct read_request {
+  entity_id entity;
+  std::uint64_t from = 1;
+  std::uint64_t to = last_version;
+};
+
 /// A stretch of the global log, as `read_all` returns it.
 struct log_page {
   /// The events that passed the filter, in position order.
@@ -212,6 +219,13 @@ public:
   virtual result<std::vector<event_record>>
   read(const entity_id& entity, std::uint64_t from = 1,
        std::uint64_t to = last_version) = 0;
+
+  /// Returns one result per request, in order, each as `read` would (with
+  /// its codes). Here: `read` for each in turn; a store whose reads cost a
+  /// round trip (etcd) reads many in one. The storage actor reads the
+  /// histories of the entities it loads this way.
+  virtual std::vector<result<std::vector<event_record>>>
+  read_batch(std::span<const read_request> requests);
 
   /// Returns the entity's current version; 0 when it has no events.
   /// Errors: `ec::decode_failure` (a corrupt head record, a damaged block);

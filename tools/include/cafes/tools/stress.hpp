@@ -51,6 +51,9 @@ struct options {
   /// the events of commands this run did not send as theirs (counted in
   /// `foreign_events`) instead of as a violation.
   bool shared = false;
+  /// Whether the store has one global log to verify (a sharded store has
+  /// one per shard, and no subscribers).
+  bool global_log = true;
   progress_display progress = progress_display::none;
   bool verify = true;                        ///< read the store back at the end
   /// How long a client waits for each answer: 60 s; 0 = no limit (and no
