@@ -2,7 +2,8 @@
 # headers and the cafes package, so that another project can
 #
 #   find_package(cafes REQUIRED)
-#   target_link_libraries(my_service PRIVATE cafes::actors)   # cafes::net for HTTP
+#   target_link_libraries(my_service PRIVATE cafes::actors)   # cafes::net for HTTP,
+#                                                             # cafes::etcd for etcd
 #
 # and the programs cafes-admin, cafes-stress (and cafes-bench when built).
 # The sample aggregates, the examples, the tests and the tools' own libraries
@@ -12,14 +13,16 @@ include(CMakePackageConfigHelpers)
 set(CAFES_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/cafes)
 
 # cafes::domain, cafes::storage_layout, cafes::storage, cafes::actors,
-# cafes::net: the
-# names the build tree's aliases have, so code links the same either way.
+# cafes::net, cafes::etcd: the names the build tree's aliases have, so code
+# links the same either way. cafes_etcd_proto (etcd's generated gRPC
+# client, no headers installed) goes along: cafes::etcd links it.
 install(TARGETS cafes_domain cafes_storage_layout cafes_storage cafes_actors cafes_net
+  cafes_etcd cafes_etcd_proto
   EXPORT cafesTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(layer IN ITEMS domain storage actors net)
+foreach(layer IN ITEMS domain storage actors net etcd)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${layer}/include/
     DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()

@@ -15,7 +15,8 @@
 #
 # Environment: CAFES_ETCD_DIR (state and data; default /tmp/cafes-etcd),
 # CAFES_ETCD_PORT (first client port; default 23791: clients on P, P+1, P+2,
-# peers on P+10, P+11, P+12).
+# peers on P+10, P+11, P+12), CAFES_ETCD_QUOTA_BYTES (etcd's
+# --quota-backend-bytes; default 2 GiB, etcd's own).
 set -euo pipefail
 
 dir="${CAFES_ETCD_DIR:-/tmp/cafes-etcd}"
@@ -71,6 +72,7 @@ start_member() { # N new|existing
     --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port "$n")" \
     --initial-cluster "$(initial_cluster)" --initial-cluster-state "$state" \
     --initial-cluster-token cafes-test --logger zap --log-outputs "$dir/e$n.log" \
+    --quota-backend-bytes "${CAFES_ETCD_QUOTA_BYTES:-2147483648}" \
     </dev/null >/dev/null 2>&1 &
   echo $! >"$dir/e$n.pid"
 }

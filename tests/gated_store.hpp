@@ -10,7 +10,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <iterator>
+#include <limits>
 #include <mutex>
+#include <vector>
 
 #include "cafes/storage/event_store.hpp"
 
@@ -171,6 +173,13 @@ public:
     return inner_->reset_view(view, version, expected);
   }
 
+  /// From now on, takes at most `rows` distinct row keys per commit_view
+  /// (and says so in max_view_changes), as a store with bounded
+  /// transactions (etcd) does; more get invalid_argument, writing nothing.
+  void limit_view_rows(std::size_t rows) { max_rows_ = rows; }
+
+  std::size_t max_view_changes() const noexcept override { return max_rows_; }
+
   /// Fails (writing nothing) while fail_appends is on, like appends.
   result<view_checkpoint> commit_view(std::string_view view, const view_checkpoint& expected,
                                       std::uint64_t position,
@@ -178,6 +187,12 @@ public:
     pass();
     if (failing())
       return injected_failure();
+    std::vector<std::string_view> keys;
+    for (const auto& change : changes)
+      keys.push_back(change.key);
+    std::sort(keys.begin(), keys.end());
+    if (static_cast<std::size_t>(std::unique(keys.begin(), keys.end()) - keys.begin()) > max_rows_)
+      return failure::make(ec::invalid_argument, "more rows than one commit takes (injected)");
     return inner_->commit_view(view, expected, position, changes);
   }
 
@@ -195,6 +210,8 @@ public:
   }
 
 private:
+  std::size_t max_rows_ = std::numeric_limits<std::size_t>::max();
+
   static failure injected_failure() {
     return failure::make(ec::storage_failure, "disk full (injected)");
   }

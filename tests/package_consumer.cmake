@@ -38,8 +38,9 @@ foreach(path IN ITEMS
     "${LIBDIR}/cmake/cafes/cafesTargets.cmake"
     "${LIBDIR}/cmake/cafes/FindCAF.cmake"
     "${LIBDIR}/libcafes_domain.a" "${LIBDIR}/libcafes_storage_layout.a"
-    "${LIBDIR}/libcafes_storage.a" "${LIBDIR}/libcafes_actors.a"
+    "${LIBDIR}/libcafes_storage.a" "${LIBDIR}/libcafes_actors.a" "${LIBDIR}/libcafes_etcd.a"
     include/cafes/domain/aggregate.hpp include/cafes/storage/memory_store.hpp
+    include/cafes/etcd/etcd_store.hpp include/cafes/storage/sharded_store.hpp
     include/cafes/actors/application.hpp
     bin/cafes-admin bin/cafes-stress)
   if(NOT EXISTS "${prefix}/${path}")
@@ -71,6 +72,6 @@ step("run the consumer" "${consumer_build}/consumer")
 message("${step_output}")
 string(REGEX MATCHALL "[^\n]*: ok\n" passed "${step_output}")
 list(LENGTH passed count)
-if(NOT count EQUAL 6 OR step_output MATCHES "WRONG")
-  message(FATAL_ERROR "expected 6 checks 'ok', got ${count}")
+if(NOT count EQUAL 7 OR step_output MATCHES "WRONG")
+  message(FATAL_ERROR "expected 7 checks 'ok', got ${count}")
 endif()

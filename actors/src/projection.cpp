@@ -1,6 +1,7 @@
 #include "cafes/actors/projection.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -29,6 +30,9 @@ struct projection_state {
   /// The checkpoint as stored (what the next commit expects); nothing
   /// until the runner has read or reset it.
   std::optional<view_checkpoint> stored;
+  /// Most events per batch: options.batch, then halved each time the store
+  /// refuses a commit as too large (etcd: rows per transaction).
+  std::size_t batch_limit = std::numeric_limits<std::size_t>::max();
   /// How far the view is projected: at or past `stored.position` (events
   /// the filter passes over move it without a write).
   std::uint64_t position = 0;
@@ -112,7 +116,7 @@ bool load_checkpoint(projection_pointer self) {
 
 /// Writes `changes` and moves the checkpoint to `position`. Returns false
 /// when the runner must start over from the stored checkpoint.
-bool commit(projection_pointer self, std::uint64_t position,
+bool commit(projection_pointer self, std::uint64_t position, std::size_t events,
             const std::vector<std::pair<std::string, std::optional<std::vector<std::uint8_t>>>>&
               changes) {
   auto& st = self->state;
@@ -127,8 +131,24 @@ bool commit(projection_pointer self, std::uint64_t position,
     return true;
   }
   // Another runner moved the checkpoint, or a failed sync left it unknown:
-  // start over from what is stored. Anything else: try again later.
+  // start over from what is stored. Too many rows for one commit: fewer
+  // events per batch (at one event, the error stops the runner). Anything
+  // else: try again later.
   st.stored.reset();
+  if (committed.error().code == ec::invalid_argument) {
+    if (events > 1) {
+      st.batch_limit = std::max<std::size_t>(1, events / 2);
+      self->send(self, next_atom::value);
+    } else {
+      st.failed = failure::make(ec::invalid_argument,
+                                "projection '" + name_of(st) + "' stopped at position "
+                                  + std::to_string(st.position) + ": "
+                                  + committed.error().message);
+      logger()->error("{}", st.failed->message);
+      wake(self);
+    }
+    return false;
+  }
   if (committed.error().code == ec::conflict || committed.error().code == ec::unknown_outcome)
     self->send(self, next_atom::value);
   else
@@ -155,7 +175,7 @@ void step(projection_pointer self) {
   for (int pages = 0; pages < pages_per_step; ++pages) {
     // A store with bounded transactions (etcd) takes so many row changes
     // per commit: with one change per event, a batch that size fits.
-    auto batch = std::min<std::size_t>(st.options.batch, st.store->max_view_changes());
+    auto batch = std::min({st.options.batch, st.store->max_view_changes(), st.batch_limit});
     auto page = st.store->read_all(st.position, batch, st.filter);
     if (!page) {
       retry_later(self, page.error());
@@ -166,7 +186,7 @@ void step(projection_pointer self) {
         // Everything is read. Events the filter passed over moved the view
         // without a write: store that before waiting, so the checkpoint
         // says how far the view is.
-        if (st.position > st.stored->position && !commit(self, st.position, {}))
+        if (st.position > st.stored->position && !commit(self, st.position, 0, {}))
           return;
         // Wait for the next commit.
         self->request(st.hub, caf::infinite, wait_atom::value, st.position)
@@ -199,7 +219,7 @@ void step(projection_pointer self) {
         return;
       }
     }
-    if (reached > st.stored->position && !commit(self, reached, projected.changes))
+    if (reached > st.stored->position && !commit(self, reached, page->events.size(), projected.changes))
       return;
     st.position = std::max(st.position, reached);
     if (projected.failed) {

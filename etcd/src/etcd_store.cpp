@@ -510,7 +510,7 @@ etcd_store::append_batch(std::span<const append_request> requests) {
     for (const auto& event : request.events)
       entry.bytes += 2 * (event.payload.size() + event.type.size() + 128);
     entry.bytes += 2 * request.aggregate.size()
-                   + entry.commands.size() * (64 + op_overhead + self.options.key_prefix.size());
+                   + 3 * entry.commands.size() * (64 + op_overhead + self.options.key_prefix.size());
     if (entry.ops + 1 > self.options.max_txn_ops) {
       slots[i] = failure::make(
         ec::invalid_argument,
@@ -543,7 +543,17 @@ etcd_store::append_batch(std::span<const append_request> requests) {
       std::vector<impl::job*> jobs(self.queue.begin(), self.queue.end());
       self.queue.clear();
       lock.unlock();
-      self.commit(jobs);
+      try {
+        self.commit(jobs);
+      } catch (const std::exception& e) {
+        // Out of memory, most likely: answer every append not answered yet
+        // (one in flight may be stored) and let the next thread commit.
+        for (auto* job : jobs)
+          for (auto& entry : job->appends)
+            if (!entry.slot->has_value())
+              *entry.slot = failure::make(ec::unknown_outcome,
+                                          std::string{"etcd: the commit failed: "} + e.what());
+      }
       lock.lock();
       for (auto* job : jobs)
         job->done = true;
@@ -597,9 +607,52 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
     std::uint64_t actual;
   };
   std::vector<conflicted> conflicts;
-  std::vector<std::pair<pending*, std::uint64_t>> to_confirm; // maybe stored: check event id
+  // Appends an attempt of which may be stored: their own events at the
+  // expected version say whether it is; if not, `otherwise` is the answer
+  // (nothing: a conflict at `actual`).
+  struct unsure {
+    pending* entry;
+    std::uint64_t actual;
+    std::optional<failure> otherwise;
+  };
+  std::vector<unsure> to_confirm;
+  // Ends an append that failed with `why`: one that may be stored is
+  // confirmed first.
+  auto fail = [&](pending* entry, failure why) {
+    if (entry->maybe_applied)
+      to_confirm.push_back({entry, 0, std::move(why)});
+    else
+      *entry->slot = std::move(why);
+  };
+  auto out_of_time = [&](pending* entry) {
+    if (entry->maybe_applied)
+      *entry->slot = failure::make(
+        ec::unknown_outcome,
+        "etcd: the append to " + to_string(entry->request->entity) + " at version "
+          + std::to_string(entry->request->expected_version)
+          + " may be stored (its answer was lost and the write timeout ran out): read back "
+            "to know; "
+          + entry->last_error);
+    else
+      *entry->slot = failure::make(ec::storage_unavailable,
+                                   entry->last_error.empty()
+                                     ? "etcd: the write timeout ran out before the append was "
+                                       "sent (the cluster is slow or stalled)"
+                                     : entry->last_error);
+  };
   const auto position_key = key(layout::position_key());
   while (!group.empty()) {
+    // Appends whose write timeout ran out (waiting in the queue, or in
+    // earlier attempts) are not sent again.
+    auto now = clock_type::now();
+    std::erase_if(group, [&](pending* entry) {
+      if (entry->deadline > now)
+        return false;
+      out_of_time(entry);
+      return true;
+    });
+    if (group.empty())
+      break;
     TxnRequest txn;
     auto* guard = txn.add_compare();
     guard->set_key(position_key);
@@ -608,6 +661,7 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
     guard->set_mod_revision(last_position_revision);
     get(*txn.mutable_failure(), position_key);
     auto next_position = last_position;
+    int expected_responses = 1;
     for (auto* entry : group) {
       const auto& request = *entry->request;
       auto head = key(layout::head_key(request.entity));
@@ -621,6 +675,7 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
         compare_absent(txn, command_key);
         get(*txn.mutable_failure(), command_key);
       }
+      expected_responses += 1 + static_cast<int>(entry->commands.size());
       auto version = request.expected_version;
       auto first_position = next_position + 1;
       std::vector<std::string> values;
@@ -656,47 +711,51 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
         *entry->slot = entry->request->expected_version + entry->request->events.size();
       last_position = next_position;
       last_position_revision = response.header().revision();
-      group.clear();
       break;
     }
     if (!status.ok()) {
       auto outcome = classify(status);
-      auto why = to_failure(status, "appending").message;
       if (outcome == call_outcome::refused) {
-        auto refused = to_failure(status, "appending");
-        for (auto* entry : group)
-          *entry->slot = refused;
-        group.clear();
+        bool too_big = status.error_code() == grpc::StatusCode::INVALID_ARGUMENT
+                       || says(status, "larger than max");
+        if (group.size() > 1 && too_big) {
+          // etcd refused the group (a limit our estimate missed): each
+          // append on its own, so one's size never refuses the others.
+          for (auto* entry : group)
+            commit_group(&entry, 1);
+        } else {
+          // etcd applies a transaction and then reports that it passed the
+          // space quota ("database space exceeded"): such a refusal may be
+          // stored, so it is confirmed like a lost answer.
+          bool maybe_stored = says(status, "space exceeded");
+          for (auto* entry : group) {
+            entry->maybe_applied = entry->maybe_applied || maybe_stored;
+            fail(entry, to_failure(status, "appending"));
+          }
+        }
         break;
       }
+      auto why = to_failure(status, "appending").message;
       for (auto* entry : group) {
         entry->last_error = why;
         entry->maybe_applied = entry->maybe_applied || outcome == call_outcome::maybe_applied;
       }
       if (outcome == call_outcome::maybe_applied)
         ++ambiguous;
-      if (clock_type::now() >= deadline) {
-        for (auto* entry : group) {
-          if (entry->maybe_applied)
-            *entry->slot = failure::make(
-              ec::unknown_outcome,
-              "etcd: the append to " + to_string(entry->request->entity) + " at version "
-                + std::to_string(entry->request->expected_version)
-                + " may be stored (its answer was lost and the write timeout ran out): read "
-                  "back to know; "
-                + entry->last_error);
-          else
-            *entry->slot = failure::make(ec::storage_unavailable, entry->last_error);
-        }
-        group.clear();
-        break;
-      }
-      if (outcome == call_outcome::not_applied)
+      else
         std::this_thread::sleep_for(std::chrono::milliseconds{50});
-      continue;
+      continue; // out of time is checked at the top
     }
     // The compare failed: find out which part of it.
     const auto& responses = response.responses();
+    if (responses.size() != expected_responses) {
+      for (auto* entry : group)
+        fail(entry, failure::make(ec::storage_failure,
+                                  "etcd: a refused transaction answered with "
+                                    + std::to_string(responses.size()) + " reads, not "
+                                    + std::to_string(expected_responses)));
+      break;
+    }
     int at = 0;
     const auto& position_range = responses[at++].response_range();
     std::optional<KeyValue> stored_position;
@@ -705,8 +764,7 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
     auto decoded_position = decode_position(stored_position);
     if (!decoded_position) {
       for (auto* entry : group)
-        *entry->slot = decoded_position.error();
-      group.clear();
+        fail(entry, decoded_position.error());
       break;
     }
     bool log_moved = *decoded_position != last_position
@@ -736,16 +794,22 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
         duplicate = command;
       }
       if (!actual) {
-        *entry->slot = actual.error();
+        fail(entry, actual.error());
+      } else if (*actual == 0 && head_kv) {
+        // A head of version 0 exists: "create" compares absence and fails
+        // for ever. Damage, not a race.
+        fail(entry, failure::make(ec::decode_failure, "etcd: the head of "
+                                                        + to_string(request.entity)
+                                                        + " says version 0"));
       } else if (*actual != request.expected_version) {
         if (entry->maybe_applied && *actual > request.expected_version)
-          to_confirm.emplace_back(entry, *actual);
+          to_confirm.push_back({entry, *actual, std::nullopt});
         else
           conflicts.push_back({entry, *actual});
       } else if (damaged_command) {
-        *entry->slot = failure::make(ec::decode_failure,
-                                     "etcd: a command record of "
-                                       + to_string(request.entity) + " does not decode");
+        fail(entry, failure::make(ec::decode_failure, "etcd: a command record of "
+                                                        + to_string(request.entity)
+                                                        + " does not decode"));
       } else if (duplicate_version) {
         *entry->slot = duplicate_command(request.entity, duplicate, *duplicate_version);
       } else {
@@ -756,28 +820,40 @@ void etcd_store::impl::commit_group(pending* const* group_begin, std::size_t siz
       ++log_races;
     group = std::move(again);
   }
-  // An append whose earlier attempt may have committed: its own first event
-  // at the expected version says it did.
-  for (auto& [entry, actual] : to_confirm) {
+  // An append whose earlier attempt may have committed: its own events at
+  // the expected version say it did (every event id, and the same count).
+  for (auto& [entry, actual, otherwise] : to_confirm) {
     const auto& request = *entry->request;
     auto stored = get_key(key(layout::event_key(request.entity, request.expected_version + 1)),
                           "confirming an append");
-    bool ours = false;
-    if (stored && *stored) {
-      auto found = decode_chunk((**stored).value(), "an append of " + to_string(request.entity));
-      ours = found && found->events.front().id == request.events.front().id;
-    }
-    if (!stored)
+    if (!stored) {
       *entry->slot = failure::make(ec::unknown_outcome,
                                    "etcd: the append to " + to_string(request.entity)
                                      + " may be stored: reading it back failed: "
                                      + stored.error().message);
-    else if (ours) {
+      continue;
+    }
+    bool ours = false;
+    if (*stored) {
+      auto found = decode_chunk((**stored).value(), "an append of " + to_string(request.entity));
+      if (!found) {
+        *entry->slot = found.error();
+        continue;
+      }
+      ours = found->events.size() == request.events.size()
+             && std::equal(found->events.begin(), found->events.end(), request.events.begin(),
+                           [](const event_record& a, const event_record& b) {
+                             return a.id == b.id && a.command_id == b.command_id;
+                           });
+    }
+    if (ours) {
       *entry->slot = request.expected_version + request.events.size();
       ++confirmed;
-    }
-    else
+    } else if (otherwise) {
+      *entry->slot = std::move(*otherwise); // not stored: the failure stands
+    } else {
       conflicts.push_back({entry, actual});
+    }
   }
   for (auto& [entry, actual] : conflicts) {
     const auto& request = *entry->request;
@@ -1010,7 +1086,8 @@ result<log_page> etcd_store::read_all(std::uint64_t after, std::size_t limit,
     auto response = self.range(request, "reading the global log");
     if (!response)
       return std::move(response).error();
-    revision = response->header().revision();
+    if (revision == 0)
+      revision = response->header().revision(); // later pages: the same state
     for (const auto& kv : response->kvs()) {
       auto parsed = layout::parse_key(std::string_view{kv.key()}.substr(self.options.key_prefix.size()));
       if (!parsed || parsed->kind != layout::key_kind::log_entry)
@@ -1024,6 +1101,10 @@ result<log_page> etcd_store::read_all(std::uint64_t after, std::size_t limit,
                              "etcd: the global log at position " + std::to_string(parsed->position)
                                + " holds an append of position "
                                + std::to_string(found->first_position));
+      if (next_position == 0 && found->first_position > after + 1)
+        return failure::make(ec::decode_failure, "etcd: the global log is damaged: position "
+                                                   + std::to_string(after + 1)
+                                                   + " is missing");
       if (next_position != 0 && found->first_position != next_position)
         return failure::make(ec::decode_failure, "etcd: the global log is damaged: position "
                                                    + std::to_string(next_position)
@@ -1094,7 +1175,8 @@ result<std::optional<view_checkpoint>> decode_checkpoint(std::string_view view,
 /// Our failure for a view write that did not go through.
 failure view_write_failed(const grpc::Status& status, std::string_view view) {
   auto what = "writing view '" + std::string{view} + "'";
-  if (classify(status) == call_outcome::maybe_applied)
+  // Over the space quota etcd applies the write, then refuses it.
+  if (classify(status) == call_outcome::maybe_applied || says(status, "space exceeded"))
     return failure::make(ec::unknown_outcome,
                          "etcd: " + what + ": the answer was lost, it may be stored: read "
                            "the checkpoint back to know (" + status.error_message() + ")");

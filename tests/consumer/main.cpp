@@ -1,9 +1,11 @@
 // A service's own aggregate on an installed cafes: a stock item created,
 // changed, refused a shipment, and a stale copy getting the conflict; its
-// state as JSON, and an HTTP edge serving it (cafes::net).
+// state as JSON, an HTTP edge serving it (cafes::net), and an etcd store
+// (cafes::etcd) that reaches no cluster refusing clearly.
 // Exits 0 only when every outcome is the expected one.
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "cafes/actors/application.hpp"
+#include "cafes/etcd/etcd_store.hpp"
 #include "cafes/net/http_edge.hpp"
 #include "cafes/storage/memory_store.hpp"
 
@@ -148,5 +151,12 @@ int main() {
   edge.serve<stock::item>("/items");
   check(edge.start() > 0, "an HTTP edge listens");
   edge.stop();
+  cafes::etcd_options etcd;
+  etcd.endpoints = {"127.0.0.1:9"}; // nothing listens there
+  etcd.call_timeout = std::chrono::milliseconds{200};
+  etcd.write_timeout = std::chrono::milliseconds{400};
+  auto unreachable = cafes::etcd_store::open(etcd);
+  check(!unreachable && unreachable.error().code == cafes::ec::storage_unavailable,
+        "an etcd store without a cluster: storage_unavailable");
   return failures == 0 ? 0 : 1;
 }
