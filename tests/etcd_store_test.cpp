@@ -22,6 +22,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <caf/all.hpp>
+
+#include "cafes/actors/application.hpp"
+#include "cafes_samples/bank_account.hpp"
 #include "child_process.hpp"
 #include "etcd_fixture.hpp"
 #include "store_fixtures.hpp"
@@ -792,4 +796,53 @@ TEST_CASE("a full etcd (its space quota) refuses appends with a clear error and 
   auto small = store.append(make_append(uuid::random(), 0));
   REQUIRE_FALSE(small.ok());
   CHECK(small.error().code == ec::storage_failure);
+}
+
+namespace {
+
+/// Collects what a subscription delivers.
+struct delivered {
+  std::mutex mutex;
+  std::vector<event_record> events;
+  std::size_t count() {
+    std::lock_guard guard{mutex};
+    return events.size();
+  }
+};
+
+subscriber_actor::behavior_type collect(subscriber_actor::pointer,
+                                        std::shared_ptr<delivered> out) {
+  return {
+    [=](log_events_atom, std::vector<event_record>& batch) -> std::uint64_t {
+      std::lock_guard guard{out->mutex};
+      for (auto& event : batch)
+        out->events.push_back(std::move(event));
+      return out->events.back().position;
+    },
+  };
+}
+
+} // namespace
+
+TEST_CASE("a subscription wakes at another process's commit through etcd's watch, not at "
+          "its next poll",
+          "[etcd][subscriptions]") {
+  auto prefix = "test/" + to_string(uuid::random()) + "/";
+  application_config slow_poll;
+  slow_poll.log_poll_interval = std::chrono::hours{1}; // only the watch can wake it
+  application reader{open_etcd(prefix), slow_poll};
+  application writer{open_etcd(prefix)};
+  auto out = std::make_shared<delivered>();
+  reader.subscribe(reader.system().spawn(collect, out), 0);
+  auto accounts = writer.entities<cafes_samples::bank::account>();
+  auto account = accounts.create(cafes_samples::bank::open{"ada"});
+  accounts.execute(account, cafes_samples::bank::deposit{5});
+  auto give_up = steady::now() + 20s; // a bound against a hang
+  while (out->count() < 2 && steady::now() < give_up)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(out->count() == 2);
+  std::lock_guard guard{out->mutex};
+  CHECK(out->events[0].entity == account.id);
+  CHECK(out->events[0].position == 1);
+  CHECK(out->events[1].position == 2);
 }

@@ -138,6 +138,9 @@ struct application::impl {
   std::vector<storage_shard> shards_;
   delay_actor delays_;
   std::shared_ptr<log_notifier> notifier_;
+  /// The store's watch of other writers' commits (etcd), if it has one:
+  /// wakes the hub at once instead of at its next poll.
+  std::unique_ptr<append_watch> watch_;
   std::shared_ptr<commit_counters> commits_ = std::make_shared<commit_counters>();
   log_hub_actor hub_;
   /// Projection runners started here, by name.
@@ -214,6 +217,7 @@ void application::impl::start() {
     return; // remote: the serving node has the storage actors and the hub
   auto shards = shard_count(config_.storage_shards);
   hub_ = spawn_log_hub(*system_, store_, notifier_, config_.log_poll_interval);
+  watch_ = store_->watch_appends([notifier = notifier_] { notifier->appended(); });
   bool direct = config_.allow_direct_appends && !store_->appends_wait_for_device();
   for (std::size_t i = 0; i < shards; ++i) {
     storage_actor_options options;
@@ -258,6 +262,7 @@ application::~application() {
     self->wait_for(live);
     impl_->subscriptions_.clear();
   }
+  impl_->watch_.reset(); // its thread notifies the hub: gone before the hub
   if (impl_->hub_) {
     // The hub goes before the storage actors (which notify it); waited
     // for, since in a system that outlives us nothing else would.

@@ -286,6 +286,7 @@ public:
   /// preference on, so the next attempt goes to another member (a frozen
   /// member's connection looks healthy to gRPC until its keepalive ends).
   std::vector<std::unique_ptr<KV::Stub>> members;
+  std::vector<std::unique_ptr<Watch::Stub>> watchers; // the same members, for watches
   std::atomic<std::size_t> preferred{0};
 
   KV::Stub& member(std::size_t& used) {
@@ -457,6 +458,7 @@ result<std::shared_ptr<etcd_store>> etcd_store::open(const etcd_options& options
     auto channel = grpc::CreateCustomChannel("ipv4:" + std::string{text} + endpoint.substr(colon),
                                              grpc::InsecureChannelCredentials(), arguments);
     self->members.push_back(KV::NewStub(channel));
+    self->watchers.push_back(Watch::NewStub(channel));
   }
   auto stored = self->get_key(self->key(layout::position_key()),
                               "reading the last position at " + endpoint_list(options.endpoints));
@@ -477,6 +479,86 @@ etcd_store::commit_stats etcd_store::stats() const {
 
 std::size_t etcd_store::max_view_changes() const noexcept {
   return impl_->options.max_txn_ops - 1;
+}
+
+// -- watching other writers' commits ---------------------------------------
+
+namespace {
+
+/// A thread that watches the last-position key, which every append
+/// transaction writes, and calls back on each change. A watch stream that
+/// ends (its member died or lost its leader: the stream asks for one) is
+/// opened again on the next member, with a call back in case a commit fell
+/// in between.
+class etcd_append_watch final : public append_watch {
+public:
+  etcd_append_watch(std::vector<Watch::Stub*> members, std::string key,
+                    std::function<void()> on_append)
+    : members_(std::move(members)), key_(std::move(key)), on_append_(std::move(on_append)) {
+    thread_ = std::thread{[this] { run(); }};
+  }
+
+  ~etcd_append_watch() override {
+    {
+      std::lock_guard guard{mutex_};
+      stop_ = true;
+      if (context_)
+        context_->TryCancel();
+    }
+    woken_.notify_all();
+    thread_.join();
+  }
+
+private:
+  void run() {
+    for (std::size_t member = 0;; ++member) {
+      grpc::ClientContext context;
+      context.AddMetadata("hasleader", "true");
+      {
+        std::lock_guard guard{mutex_};
+        if (stop_)
+          return;
+        context_ = &context;
+      }
+      auto stream = members_[member % members_.size()]->Watch(&context);
+      WatchRequest request;
+      request.mutable_create_request()->set_key(key_);
+      if (stream->Write(request)) {
+        WatchResponse response;
+        while (stream->Read(&response))
+          if (response.events_size() > 0 || response.canceled())
+            on_append_();
+      }
+      {
+        std::lock_guard guard{mutex_};
+        context_ = nullptr;
+      }
+      on_append_(); // a commit may have come while the stream was down
+      std::unique_lock lock{mutex_};
+      if (woken_.wait_for(lock, std::chrono::milliseconds{200}, [this] { return stop_; }))
+        return;
+    }
+  }
+
+  std::vector<Watch::Stub*> members_;
+  std::string key_;
+  std::function<void()> on_append_;
+  std::mutex mutex_;
+  std::condition_variable woken_;
+  grpc::ClientContext* context_ = nullptr;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+} // namespace
+
+std::unique_ptr<append_watch> etcd_store::watch_appends(std::function<void()> on_append) {
+  std::vector<Watch::Stub*> members;
+  for (auto& member : impl_->watchers)
+    members.push_back(member.get());
+  return std::make_unique<etcd_append_watch>(std::move(members),
+                                             impl_->key(layout::position_key()),
+                                             std::move(on_append));
 }
 
 // -- appends --------------------------------------------------------------

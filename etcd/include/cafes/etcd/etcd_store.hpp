@@ -122,6 +122,12 @@ public:
                                           std::string_view after,
                                           std::size_t limit) override;
 
+  /// Watches the global log's last-position key (an etcd Watch stream on
+  /// one member, opened again on the next when it ends) and calls
+  /// `on_append` at every commit of any process, a few milliseconds after
+  /// it: subscriptions wake at once instead of at their next poll.
+  std::unique_ptr<append_watch> watch_appends(std::function<void()> on_append) override;
+
   /// Returns the most row changes one `commit_view` takes: `max_txn_ops` - 1.
   std::size_t max_view_changes() const noexcept override;
 

@@ -2,7 +2,9 @@
 // The one interface every store implements, and the contract it keeps.
 
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -125,6 +127,13 @@ std::optional<failure> check_view_name(std::string_view name);
 /// carry the two positions.
 failure view_moved(std::string_view view, const std::optional<view_checkpoint>& expected,
                    const std::optional<view_checkpoint>& actual);
+
+/// What `event_store::watch_appends` returns: while it lives, the store
+/// calls its callback; once destroyed, never again.
+class append_watch {
+public:
+  virtual ~append_watch() = default;
+};
 
 /// A store of event histories. Implementations are safe to call from many
 /// threads at once.
@@ -336,6 +345,17 @@ public:
                                                   std::string_view prefix,
                                                   std::string_view after,
                                                   std::size_t limit) = 0;
+
+  /// Calls `on_append`, from a thread of the store's, soon after any writer
+  /// (another process too) commits to the global log, until the returned
+  /// watch is destroyed; spurious calls are allowed. Returns nullptr when
+  /// the store cannot tell (here): the log hub then finds other writers'
+  /// commits by polling `last_position` only. The etcd store watches its
+  /// last-position key.
+  virtual std::unique_ptr<append_watch> watch_appends(std::function<void()> on_append) {
+    (void)on_append;
+    return nullptr;
+  }
 
   /// Returns the most distinct row keys one `commit_view` takes: no limit
   /// here; a store whose transactions are bounded (etcd) says its bound, and
