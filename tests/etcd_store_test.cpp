@@ -153,6 +153,47 @@ std::vector<std::thread> start_writers(event_store& store, const std::vector<ent
   return out;
 }
 
+/// Writers of a fault test over `store`: started at once, stopped by
+/// `finish` (or the destructor).
+class writers_running {
+public:
+  writers_running(event_store& store, std::vector<entity_id> entities, int threads)
+    : entities_(std::move(entities)) {
+    threads_ = start_writers(store, entities_, threads, stop_, book);
+  }
+  ~writers_running() { finish(); }
+
+  std::size_t acknowledged() {
+    std::lock_guard guard{book.mutex};
+    return book.acknowledged.size();
+  }
+
+  /// Waits until `count` appends are acknowledged (a minute at most: a
+  /// bound against a hang).
+  void wait_for(std::size_t count) {
+    auto give_up = steady::now() + 60s;
+    while (acknowledged() < count && steady::now() < give_up)
+      std::this_thread::sleep_for(10ms);
+    REQUIRE(acknowledged() >= count);
+  }
+
+  void finish() {
+    stop_ = true;
+    for (auto& thread : threads_)
+      if (thread.joinable())
+        thread.join();
+  }
+
+  const std::vector<entity_id>& entities() const { return entities_; }
+
+  ledger book;
+
+private:
+  std::vector<entity_id> entities_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
 /// Reads the whole store back and checks it: the global log 1..N without a
 /// gap, each entry the event stored at its entity and version; each
 /// entity's versions 1..n; event ids unique; every acknowledged append
@@ -492,21 +533,9 @@ TEST_CASE("the leader killed mid-stream loses no acknowledged append and stores 
   auto opened = etcd_store::open(options);
   REQUIRE(opened.ok());
   auto& store = **opened;
-  auto entities = some_entities(40);
-  ledger book;
-  std::atomic<bool> stop{false};
-  auto writers = start_writers(store, entities, 16, stop, book);
-  auto acknowledged = [&] {
-    std::lock_guard guard{book.mutex};
-    return book.acknowledged.size();
-  };
-  auto wait_for = [&](std::size_t count) {
-    auto give_up = steady::now() + 60s;
-    while (acknowledged() < count && steady::now() < give_up)
-      std::this_thread::sleep_for(10ms);
-    REQUIRE(acknowledged() >= count);
-  };
-  wait_for(300);
+  writers_running writers{store, some_entities(40), 16};
+  auto& book = writers.book;
+  writers.wait_for(300);
   // Leadership may have moved under load: kill whoever leads now.
   auto talked_to = leader;
   leader = cluster.leader();
@@ -516,15 +545,13 @@ TEST_CASE("the leader killed mid-stream loses no acknowledged append and stores 
     before_kill = book.gaps_ms.size();
   }
   cluster.script("kill " + std::to_string(leader));
-  wait_for(acknowledged() + 300); // appends go on without it
+  writers.wait_for(writers.acknowledged() + 300); // appends go on without it
   auto restarted = cluster.script("restart " + std::to_string(leader));
   INFO(restarted);
   REQUIRE(cluster.last_ok());
-  wait_for(acknowledged() + 100);
-  stop = true;
-  for (auto& writer : writers)
-    writer.join();
-  auto stored = verify_store(store, book, entities);
+  writers.wait_for(writers.acknowledged() + 100);
+  writers.finish();
+  auto stored = verify_store(store, book, writers.entities());
   CHECK(stored >= book.acknowledged.size());
   CHECK(stored <= book.acknowledged.size() + book.unknown.size());
   double pause = 0;
@@ -618,31 +645,17 @@ TEST_CASE("a frozen member (SIGSTOP) does not stop appends, and resumed, it catc
   auto opened = etcd_store::open(options);
   REQUIRE(opened.ok());
   auto& store = **opened;
-  auto entities = some_entities(20);
-  ledger book;
-  std::atomic<bool> stop{false};
-  auto writers = start_writers(store, entities, 8, stop, book);
-  auto acknowledged = [&] {
-    std::lock_guard guard{book.mutex};
-    return book.acknowledged.size();
-  };
-  auto wait_for = [&](std::size_t count) {
-    auto give_up = steady::now() + 60s;
-    while (acknowledged() < count && steady::now() < give_up)
-      std::this_thread::sleep_for(10ms);
-    REQUIRE(acknowledged() >= count);
-  };
-  wait_for(200);
+  writers_running writers{store, some_entities(20), 8};
+  auto& book = writers.book;
+  writers.wait_for(200);
   auto leader = cluster.leader();
   cluster.script("pause " + std::to_string(leader));
   REQUIRE(cluster.last_ok());
-  wait_for(acknowledged() + 300);
+  writers.wait_for(writers.acknowledged() + 300);
   cluster.script("resume " + std::to_string(leader));
-  wait_for(acknowledged() + 100);
-  stop = true;
-  for (auto& writer : writers)
-    writer.join();
-  auto stored = verify_store(store, book, entities);
+  writers.wait_for(writers.acknowledged() + 100);
+  writers.finish();
+  auto stored = verify_store(store, book, writers.entities());
   etcd_options alone = options;
   alone.endpoints = {cluster.endpoint(leader)};
   auto through_it = etcd_store::open(alone);

@@ -1314,12 +1314,8 @@ result<view_checkpoint> etcd_store::commit_view(std::string_view view,
                                                 const view_checkpoint& expected,
                                                 std::uint64_t position,
                                                 std::span<const view_change> changes) {
-  if (auto bad = check_view_name(view))
+  if (auto bad = check_view_commit(view, changes))
     return *bad;
-  for (const auto& change : changes)
-    if (change.key.empty())
-      return failure::make(ec::invalid_argument,
-                           "view '" + std::string{view} + "': a row needs a key");
   auto& self = *impl_;
   // A later change to a key wins; etcd takes each key once per transaction.
   std::map<std::string_view, const view_change*> last_change;
@@ -1379,13 +1375,7 @@ result<view_checkpoint> etcd_store::commit_view(std::string_view view,
 
 result<std::optional<std::vector<std::uint8_t>>> etcd_store::read_view(std::string_view view,
                                                                        std::string_view key) {
-  auto rows = scan_view(view, key, {}, 1);
-  if (!rows)
-    return std::move(rows).error();
-  std::optional<std::vector<std::uint8_t>> out;
-  if (!rows->empty() && rows->front().key == key)
-    out = std::move(rows->front().value);
-  return out;
+  return read_view_by_scan(view, key);
 }
 
 result<std::vector<view_row>> etcd_store::scan_view(std::string_view view,

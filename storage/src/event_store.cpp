@@ -20,6 +20,28 @@ event_store::read_batch(std::span<const read_request> requests) {
   return out;
 }
 
+result<std::optional<std::vector<std::uint8_t>>>
+event_store::read_view_by_scan(std::string_view view, std::string_view key) {
+  auto rows = scan_view(view, key, {}, 1);
+  if (!rows)
+    return std::move(rows).error();
+  std::optional<std::vector<std::uint8_t>> out;
+  if (!rows->empty() && rows->front().key == key)
+    out = std::move(rows->front().value);
+  return out;
+}
+
+std::optional<failure> check_view_commit(std::string_view view,
+                                         std::span<const view_change> changes) {
+  if (auto bad = check_view_name(view))
+    return bad;
+  for (const auto& change : changes)
+    if (change.key.empty())
+      return failure::make(ec::invalid_argument,
+                           "view '" + std::string{view} + "': a row needs a key");
+  return std::nullopt;
+}
+
 std::vector<std::pair<uuid, std::uint64_t>> commands_of(const append_request& request) {
   std::vector<std::pair<uuid, std::uint64_t>> out;
   auto version = request.expected_version;

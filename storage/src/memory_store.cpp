@@ -168,13 +168,9 @@ result<view_checkpoint> memory_store::commit_view(std::string_view view,
                                                   const view_checkpoint& expected,
                                                   std::uint64_t position,
                                                   std::span<const view_change> changes) {
-  if (auto bad = check_view_name(view))
-    return *bad;
   // The request is checked before the stored state, as the RocksDB store does.
-  for (const auto& change : changes)
-    if (change.key.empty())
-      return failure::make(ec::invalid_argument,
-                           "view '" + std::string{view} + "': a row needs a key");
+  if (auto bad = check_view_commit(view, changes))
+    return *bad;
   std::lock_guard guard{mutex_};
   auto found = views_.find(view);
   if (found == views_.end() || found->second.checkpoint != expected)

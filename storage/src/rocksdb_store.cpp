@@ -1134,12 +1134,8 @@ result<view_checkpoint> rocksdb_store::commit_view(std::string_view view,
                                                    const view_checkpoint& expected,
                                                    std::uint64_t position,
                                                    std::span<const view_change> changes) {
-  if (auto bad = check_view_name(view))
+  if (auto bad = check_view_commit(view, changes))
     return *bad;
-  for (const auto& change : changes)
-    if (change.key.empty())
-      return failure::make(ec::invalid_argument,
-                           "view '" + std::string{view} + "': a row needs a key");
   const auto id = layout::view_id(view);
   return impl_->write_view(
     view,
@@ -1180,13 +1176,7 @@ result<view_checkpoint> rocksdb_store::commit_view(std::string_view view,
 
 result<std::optional<std::vector<std::uint8_t>>> rocksdb_store::read_view(std::string_view view,
                                                                           std::string_view key) {
-  auto rows = scan_view(view, key, {}, 1);
-  if (!rows)
-    return std::move(rows).error();
-  std::optional<std::vector<std::uint8_t>> out;
-  if (!rows->empty() && rows->front().key == key)
-    out = std::move(rows->front().value);
-  return out;
+  return read_view_by_scan(view, key);
 }
 
 result<std::vector<view_row>> rocksdb_store::scan_view(std::string_view view,

@@ -121,6 +121,12 @@ inline constexpr std::size_t max_view_name = 255;
 /// or longer than max_view_name, or nothing when `name` is fine.
 std::optional<failure> check_view_name(std::string_view name);
 
+/// Returns the `ec::invalid_argument` failure for a `commit_view` request
+/// that no store takes (a bad name, see check_view_name; a change with an
+/// empty key), or nothing when it is fine.
+std::optional<failure> check_view_commit(std::string_view view,
+                                         std::span<const view_change> changes);
+
 /// Returns the `ec::conflict` failure for view `view` whose stored
 /// checkpoint (`actual`; nothing: none) is not the one its writer expected
 /// (`expected`; nothing: none). `expected_version` and `actual_version`
@@ -368,6 +374,12 @@ public:
   /// returns. The actors run an append on a scheduler thread only when it
   /// does not; a store that does not say is taken to wait.
   virtual bool appends_wait_for_device() const noexcept { return true; }
+
+protected:
+  /// `read_view` for stores whose `scan_view` reads one consistent state:
+  /// the first row from `key` on, if it is `key`. Errors: `scan_view`'s.
+  result<std::optional<std::vector<std::uint8_t>>> read_view_by_scan(std::string_view view,
+                                                                     std::string_view key);
 };
 
 } // namespace cafes
