@@ -44,7 +44,10 @@ struct etcd_options {
   /// The deadline of each call to the cluster.
   std::chrono::milliseconds call_timeout{2'000};
   /// How long an append may take in all, retries of an ambiguous
-  /// transaction included; at least `call_timeout`.
+  /// transaction and time waiting for the group commit included (plus,
+  /// for an append whose answer was lost, one read that confirms it, and
+  /// for a conflict one read of the missed events); at least
+  /// `call_timeout`. Also each read's budget across members.
   std::chrono::milliseconds write_timeout{6'000};
   /// etcd's --max-request-bytes (1.5 MiB by default): larger transactions
   /// are refused before they are sent.
