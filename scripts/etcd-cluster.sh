@@ -11,12 +11,18 @@
 #   scripts/etcd-cluster.sh pause N      SIGSTOP member N (a member that stops answering)
 #   scripts/etcd-cluster.sh resume N     SIGCONT member N
 #   scripts/etcd-cluster.sh leader       the number of the member that leads now
+#   scripts/etcd-cluster.sh tls          a TLS cluster's client flags for cafes-stress
 #   scripts/etcd-cluster.sh stop         stop every member, remove the data
 #
 # Environment: CAFES_ETCD_DIR (state and data; default /tmp/cafes-etcd),
 # CAFES_ETCD_PORT (first client port; default 23791: clients on P, P+1, P+2,
 # peers on P+10, P+11, P+12), CAFES_ETCD_QUOTA_BYTES (etcd's
-# --quota-backend-bytes; default 2 GiB, etcd's own).
+# --quota-backend-bytes; default 2 GiB, etcd's own), CAFES_ETCD_TLS=1 (at
+# start: members serve clients and each other over TLS and take only clients
+# with a certificate of the cluster's CA; start makes a test CA and
+# certificates in $CAFES_ETCD_DIR/tls: ca.pem, member.pem/.key naming
+# 127.0.0.1 and localhost, client.pem/.key; the other commands see that the
+# cluster has TLS by that directory).
 set -euo pipefail
 
 dir="${CAFES_ETCD_DIR:-/tmp/cafes-etcd}"
@@ -24,8 +30,43 @@ base="${CAFES_ETCD_PORT:-23791}"
 members=(1 2 3)
 
 usage() {
-  echo "usage: $0 start|status|endpoints|stop|leader|kill N|restart N|pause N|resume N" >&2
+  echo "usage: $0 start|status|endpoints|stop|leader|tls|kill N|restart N|pause N|resume N" >&2
   exit 2
+}
+
+tls_dir="$dir/tls"
+tls_on() { [ -f "$tls_dir/ca.pem" ]; }
+scheme() { if tls_on; then echo https; else echo http; fi; }
+
+# Makes the test CA and the members' and client's certificates (once).
+make_tls() {
+  tls_on && return
+  command -v openssl >/dev/null || { echo "error: CAFES_ETCD_TLS needs openssl" >&2; exit 1; }
+  mkdir -p "$tls_dir"
+  (
+    cd "$tls_dir"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem.new -days 30 \
+      -subj "/CN=cafes etcd test CA" 2>/dev/null
+    for name in member client; do
+      openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" \
+        -subj "/CN=cafes etcd $name" 2>/dev/null
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' \
+        >"$name.ext"
+      openssl x509 -req -in "$name.csr" -CA ca.pem.new -CAkey ca.key -CAcreateserial \
+        -out "$name.pem" -days 30 -extfile "$name.ext" 2>/dev/null
+    done
+    mv ca.pem.new ca.pem # last: its presence says the files are complete
+  )
+}
+
+# etcdctl, speaking TLS to a TLS cluster.
+ctl() {
+  if tls_on; then
+    ETCDCTL_API=3 etcdctl --cacert "$tls_dir/ca.pem" --cert "$tls_dir/client.pem" \
+      --key "$tls_dir/client.key" "$@"
+  else
+    ETCDCTL_API=3 etcdctl "$@"
+  fi
 }
 
 client_port() { echo $((base + $1 - 1)); }
@@ -37,7 +78,7 @@ endpoints() {
 }
 initial_cluster() {
   local out=()
-  for n in "${members[@]}"; do out+=("e$n=http://127.0.0.1:$(peer_port "$n")"); done
+  for n in "${members[@]}"; do out+=("e$n=$(scheme)://127.0.0.1:$(peer_port "$n")"); done
   (IFS=,; echo "${out[*]}")
 }
 
@@ -65,11 +106,19 @@ start_member() { # N new|existing
   local n="$1" state="$2"
   running "$n" && return
   mkdir -p "$dir"
-  etcd --name "e$n" --data-dir "$dir/e$n" \
-    --listen-client-urls "http://127.0.0.1:$(client_port "$n")" \
-    --advertise-client-urls "http://127.0.0.1:$(client_port "$n")" \
-    --listen-peer-urls "http://127.0.0.1:$(peer_port "$n")" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$(peer_port "$n")" \
+  local tls=() s
+  s="$(scheme)"
+  if tls_on; then
+    tls=(--cert-file "$tls_dir/member.pem" --key-file "$tls_dir/member.key"
+      --trusted-ca-file "$tls_dir/ca.pem" --client-cert-auth
+      --peer-cert-file "$tls_dir/member.pem" --peer-key-file "$tls_dir/member.key"
+      --peer-trusted-ca-file "$tls_dir/ca.pem" --peer-client-cert-auth)
+  fi
+  etcd --name "e$n" --data-dir "$dir/e$n" "${tls[@]}" \
+    --listen-client-urls "$s://127.0.0.1:$(client_port "$n")" \
+    --advertise-client-urls "$s://127.0.0.1:$(client_port "$n")" \
+    --listen-peer-urls "$s://127.0.0.1:$(peer_port "$n")" \
+    --initial-advertise-peer-urls "$s://127.0.0.1:$(peer_port "$n")" \
     --initial-cluster "$(initial_cluster)" --initial-cluster-state "$state" \
     --initial-cluster-token cafes-test --logger zap --log-outputs "$dir/e$n.log" \
     --quota-backend-bytes "${CAFES_ETCD_QUOTA_BYTES:-2147483648}" \
@@ -84,7 +133,7 @@ wait_healthy() {
   local list
   list="$(IFS=,; echo "${eps[*]}")"
   for _ in $(seq 300); do
-    if ETCDCTL_API=3 etcdctl --endpoints="$list" --dial-timeout=1s --command-timeout=2s \
+    if ctl --endpoints="$list" --dial-timeout=1s --command-timeout=2s \
       endpoint health >/dev/null 2>&1; then
       return 0
     fi
@@ -106,6 +155,11 @@ case "$cmd" in
     install_etcd
     state=new
     [ -d "$dir/e1" ] && state=existing # a cluster stopped without stop: resume it
+    if [ "${CAFES_ETCD_TLS:-0}" = 1 ]; then
+      [ "$state" = existing ] && ! tls_on \
+        && { echo "error: the cluster in $dir was made without TLS: stop it first" >&2; exit 1; }
+      make_tls
+    fi
     for n in "${members[@]}"; do start_member "$n" "$state"; done
     wait_healthy
     endpoints
@@ -116,7 +170,7 @@ case "$cmd" in
       ep="127.0.0.1:$(client_port "$n")"
       if ! running "$n"; then
         echo "e$n $ep down"
-      elif ETCDCTL_API=3 etcdctl --endpoints="$ep" --dial-timeout=1s --command-timeout=2s \
+      elif ctl --endpoints="$ep" --dial-timeout=1s --command-timeout=2s \
         endpoint health >/dev/null 2>&1; then
         echo "e$n $ep healthy"
       else
@@ -146,7 +200,7 @@ case "$cmd" in
     # `endpoint status` prints "ENDPOINT, ID, VERSION, DB SIZE, IS LEADER, ...".
     for n in "${members[@]}"; do
       running "$n" || continue
-      line="$(ETCDCTL_API=3 etcdctl --endpoints="127.0.0.1:$(client_port "$n")" \
+      line="$(ctl --endpoints="127.0.0.1:$(client_port "$n")" \
         --dial-timeout=1s --command-timeout=2s endpoint status 2>/dev/null || true)"
       if [ "$(echo "$line" | awk -F', ' '{print $5}')" = "true" ]; then
         echo "$n"
@@ -155,6 +209,11 @@ case "$cmd" in
     done
     echo "error: no member says it leads" >&2
     exit 1
+    ;;
+  tls)
+    [ $# -eq 0 ] || usage
+    tls_on || { echo "error: the cluster in $dir has no TLS (start it with CAFES_ETCD_TLS=1)" >&2; exit 1; }
+    echo "--etcd-cacert $tls_dir/ca.pem --etcd-cert $tls_dir/client.pem --etcd-key $tls_dir/client.key"
     ;;
   restart)
     member_arg "$@"

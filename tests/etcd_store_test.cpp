@@ -92,6 +92,9 @@ public:
     return "127.0.0.1:" + std::to_string(port_ + member - 1);
   }
 
+  /// A file of the cluster's directory (the script's TLS files: "tls/...").
+  std::string file(const std::string& name) const { return dir_.sub("etcd/" + name); }
+
 private:
   int port_;
   std::string environment_;
@@ -858,4 +861,97 @@ TEST_CASE("a subscription wakes at another process's commit through etcd's watch
   CHECK(out->events[0].entity == account.id);
   CHECK(out->events[0].position == 1);
   CHECK(out->events[1].position == 2);
+}
+
+TEST_CASE("over TLS (a cluster that checks client certificates) the store appends and "
+          "reads, and every TLS mistake is a clear error",
+          "[etcd]") {
+  // One cluster for every case (a start takes seconds): no SECTIONs.
+  own_cluster cluster{24941, "CAFES_ETCD_TLS=1"};
+  etcd_options options;
+  options.endpoints = cluster.endpoints();
+  options.key_prefix = "tls-" + to_string(uuid::random()) + "/";
+  options.call_timeout = 1s;
+  options.write_timeout = 2s;
+  const etcd_tls files{cluster.file("tls/ca.pem"), cluster.file("tls/client.pem"),
+                       cluster.file("tls/client.key")};
+  auto entity = uuid::random();
+  { // with the cluster's CA and a client certificate: appends, reads and the log
+    auto options_tls = options;
+    options_tls.tls = files;
+    auto store = etcd_store::open(options_tls);
+    INFO((store ? "" : to_string(store.error())));
+    REQUIRE(store.ok());
+    REQUIRE((*store)->append(make_append(entity, 0, 3)).ok());
+    REQUIRE((*store)->append(make_append(entity, 3, 2)).ok());
+    CHECK((*store)->read(entity)->size() == 5);
+    CHECK((*store)->read_all(0, 100)->events.size() == 5);
+    // The certificate is checked against the host the endpoint names
+    // (the members' certificates name 127.0.0.1 and localhost).
+    options_tls.endpoints = {"localhost:24942"};
+    auto by_name = etcd_store::open(options_tls);
+    INFO((by_name ? "" : to_string(by_name.error())));
+    REQUIRE(by_name.ok());
+    CHECK(*(*by_name)->head(entity) == 5);
+    // cafes-stress takes etcdctl's three files too.
+    temp_dir dir;
+    std::string list;
+    for (const auto& endpoint : cluster.endpoints())
+      list += (list.empty() ? "" : ",") + endpoint;
+    child_process stress{{CAFES_STRESS_PATH, "--store", "etcd", "--endpoints", list,
+                          "--etcd-prefix", options.key_prefix + "stress/", "--etcd-cacert",
+                          files.ca_file, "--etcd-cert", files.cert_file, "--etcd-key",
+                          files.key_file, "--entities", "20", "--clients", "8", "--commands",
+                          "20", "--progress", "none"},
+                         {child_process::watch::out, dir.sub("err"), std::nullopt}};
+    auto status = stress.wait();
+    INFO(stress.text());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CHECK(std::regex_search(stress.text(), std::regex{"\nverification +passed\n"}));
+  }
+  { // without TLS: unavailable, saying it connected without TLS
+    auto store = etcd_store::open(options);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.error().code == ec::storage_unavailable);
+    CHECK_THAT(store.error().message, Catch::Contains("without TLS"));
+  }
+  { // a CA that did not sign the members' certificates: unavailable
+    auto wrong_ca = options;
+    wrong_ca.tls = etcd_tls{files.cert_file, files.cert_file, files.key_file}; // a leaf, no CA
+    auto store = etcd_store::open(wrong_ca);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.error().code == ec::storage_unavailable);
+    CHECK_THAT(store.error().message, Catch::Contains("with TLS, trusting the CA in "
+                                                      + files.cert_file));
+  }
+  { // no client certificate for a cluster that checks them: unavailable
+    auto anonymous = options;
+    anonymous.tls = etcd_tls{files.ca_file, "", ""};
+    auto store = etcd_store::open(anonymous);
+    REQUIRE_FALSE(store.ok());
+    CHECK(store.error().code == ec::storage_unavailable);
+  }
+  { // files that are missing, not PEM, or a certificate without its key:
+    // refused before any connection, naming the file
+    options.endpoints = {"127.0.0.1:9"}; // nothing listens: the check comes first
+    options.tls = etcd_tls{cluster.file("tls/no-such.pem"), "", ""};
+    auto missing = etcd_store::open(options);
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().code == ec::invalid_argument);
+    CHECK_THAT(missing.error().message, Catch::Contains("tls/no-such.pem"));
+    options.tls = etcd_tls{files.key_file, "", ""}; // a key where the CA belongs
+    auto not_a_certificate = etcd_store::open(options);
+    REQUIRE_FALSE(not_a_certificate.ok());
+    CHECK(not_a_certificate.error().code == ec::invalid_argument);
+    CHECK_THAT(not_a_certificate.error().message, Catch::Contains("holds no PEM CERTIFICATE"));
+    options.tls = etcd_tls{files.ca_file, files.cert_file, files.ca_file}; // a certificate as key
+    auto not_a_key = etcd_store::open(options);
+    REQUIRE_FALSE(not_a_key.ok());
+    CHECK_THAT(not_a_key.error().message, Catch::Contains("holds no PEM PRIVATE KEY"));
+    options.tls = etcd_tls{files.ca_file, files.cert_file, ""};
+    auto without_key = etcd_store::open(options);
+    REQUIRE_FALSE(without_key.ok());
+    CHECK(without_key.error().code == ec::invalid_argument);
+  }
 }

@@ -72,6 +72,36 @@ TEST_CASE("cafes-stress stopped by SIGINT or SIGTERM closes, verifies and report
   CHECK(j["violations"].empty());
 }
 
+TEST_CASE("cafes-stress refuses to run again over a store where its entities already have "
+          "events, instead of failing the verification with misleading violations",
+          "[tools][bad-input]") {
+  temp_dir dir;
+  auto run_stress = [&](std::vector<std::string> more) {
+    std::vector<std::string> args{CAFES_STRESS_PATH, "--db",      dir.sub("db"),  "--entities",
+                                  "300",             "--clients", "4",            "--commands",
+                                  "50",              "--progress", "none"};
+    args.insert(args.end(), more.begin(), more.end());
+    child_process stress{args, {child_process::watch::err, dir.sub("out"), std::nullopt}};
+    auto status = stress.wait();
+    REQUIRE(WIFEXITED(status));
+    return std::pair{WEXITSTATUS(status), stress.text() + read_text(dir.sub("out"))};
+  };
+  auto [first_code, first_text] = run_stress({});
+  INFO(first_text);
+  REQUIRE(first_code == 0);
+  // The same seed again: its entities hold the first run's events.
+  auto [again_code, again_text] = run_stress({});
+  INFO(again_text);
+  CHECK(again_code == 2);
+  CHECK_THAT(again_text, Contains("already has events in the store") && Contains("--seed 1)")
+                           && !Contains("violation"));
+  // Another seed is another set of entities, over the same store.
+  auto [other_code, other_text] = run_stress({"--seed", "7"});
+  INFO(other_text);
+  CHECK(other_code == 0);
+  CHECK_THAT(other_text, Contains("verification                       passed"));
+}
+
 #ifdef CAFES_BENCH_PATH
 TEST_CASE("cafes-bench stopped by SIGINT writes no results and exits 130",
           "[tools][signals]") {

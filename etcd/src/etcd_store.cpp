@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <unordered_set>
 
@@ -120,6 +124,61 @@ failure to_failure(const grpc::Status& status, const std::string& what) {
     default:
       return failure::make(ec::storage_failure, text);
   }
+}
+
+/// Returns the text of PEM file `path` (`what` names it in errors), which
+/// must hold a block whose "-----BEGIN " line ends with `kind`.
+/// Errors: `ec::invalid_argument` when it cannot be read or holds no such
+/// block (gRPC would only fail each connection later, less clearly).
+result<std::string> read_pem(const std::string& path, const std::string& what,
+                             std::string_view kind) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return failure::make(ec::invalid_argument, "etcd: cannot read the " + what + " '" + path
+                                                 + "': " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  auto pem = std::move(text).str();
+  for (auto begin = pem.find("-----BEGIN "); begin != std::string::npos;
+       begin = pem.find("-----BEGIN ", begin + 1)) {
+    auto end = pem.find("-----", begin + 11);
+    if (end != std::string::npos
+        && std::string_view{pem}.substr(begin + 11, end - begin - 11).ends_with(kind))
+      return pem;
+  }
+  return failure::make(ec::invalid_argument, "etcd: the " + what + " '" + path
+                                               + "' holds no PEM " + std::string{kind});
+}
+
+/// Returns the credentials of every connection: TLS with `tls`'s files,
+/// or plaintext.
+/// Errors: as read_pem, and `ec::invalid_argument` for a certificate
+/// without its key or a key without its certificate.
+result<std::shared_ptr<grpc::ChannelCredentials>>
+channel_credentials(const std::optional<etcd_tls>& tls) {
+  if (!tls)
+    return grpc::InsecureChannelCredentials();
+  if (tls->cert_file.empty() != tls->key_file.empty())
+    return failure::make(ec::invalid_argument,
+                         "etcd: TLS needs both a client certificate and its key, or neither");
+  grpc::SslCredentialsOptions ssl;
+  if (!tls->ca_file.empty()) {
+    auto ca = read_pem(tls->ca_file, "CA file", "CERTIFICATE");
+    if (!ca)
+      return std::move(ca).error();
+    ssl.pem_root_certs = std::move(*ca);
+  }
+  if (!tls->cert_file.empty()) {
+    auto cert = read_pem(tls->cert_file, "client certificate", "CERTIFICATE");
+    if (!cert)
+      return std::move(cert).error();
+    auto key = read_pem(tls->key_file, "client key", "PRIVATE KEY");
+    if (!key)
+      return std::move(key).error();
+    ssl.pem_cert_chain = std::move(*cert);
+    ssl.pem_private_key = std::move(*key);
+  }
+  return grpc::SslCredentials(ssl);
 }
 
 /// A Compare of `key`'s value with `value`.
@@ -436,6 +495,9 @@ result<std::shared_ptr<etcd_store>> etcd_store::open(const etcd_options& options
   arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
+  auto credentials = channel_credentials(options.tls);
+  if (!credentials)
+    return std::move(credentials).error();
   auto self = std::make_unique<impl>();
   self->options = options;
   for (const auto& endpoint : options.endpoints) {
@@ -455,15 +517,32 @@ result<std::shared_ptr<etcd_store>> etcd_store::open(const etcd_options& options
     inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, text,
               sizeof text);
     freeaddrinfo(found);
+    auto member_arguments = arguments;
+    // The connection goes to the address; the member's certificate must
+    // name the host as the endpoint gave it.
+    if (options.tls)
+      member_arguments.SetSslTargetNameOverride(host);
     auto channel = grpc::CreateCustomChannel("ipv4:" + std::string{text} + endpoint.substr(colon),
-                                             grpc::InsecureChannelCredentials(), arguments);
+                                             *credentials, member_arguments);
     self->members.push_back(KV::NewStub(channel));
     self->watchers.push_back(Watch::NewStub(channel));
   }
   auto stored = self->get_key(self->key(layout::position_key()),
                               "reading the last position at " + endpoint_list(options.endpoints));
-  if (!stored)
-    return std::move(stored).error();
+  if (!stored) {
+    // A TLS mismatch shows only as a connection that fails: say which
+    // side of it this store is on.
+    auto error = std::move(stored).error();
+    if (error.code == ec::storage_unavailable) {
+      if (!options.tls)
+        error.message += " (connecting without TLS)";
+      else if (options.tls->ca_file.empty())
+        error.message += " (connecting with TLS, trusting the system's CAs)";
+      else
+        error.message += " (connecting with TLS, trusting the CA in " + options.tls->ca_file + ")";
+    }
+    return error;
+  }
   auto position = self->decode_position(*stored);
   if (!position)
     return std::move(position).error();

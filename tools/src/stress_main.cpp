@@ -108,6 +108,21 @@ int run(int argc, char** argv) {
     ->take_all()->allow_extra_args(false);
   cli.add_option("--etcd-prefix", etcd_prefix, "key prefix of the store in etcd")
     ->capture_default_str();
+  etcd_tls etcd_tls_files;
+  bool etcd_tls_on = false;
+  cli.add_flag("--etcd-tls", etcd_tls_on,
+               "TLS towards etcd, trusting the system's CAs (implied by --etcd-cacert, "
+               "--etcd-cert and --etcd-key)");
+  cli.add_option("--etcd-cacert", etcd_tls_files.ca_file,
+                 "TLS towards etcd: the CA of the members' certificates (PEM)")
+    ->check(CLI::ExistingFile);
+  cli.add_option("--etcd-cert", etcd_tls_files.cert_file,
+                 "TLS towards etcd: this client's certificate (PEM), for a cluster with "
+                 "--client-cert-auth")
+    ->check(CLI::ExistingFile);
+  cli.add_option("--etcd-key", etcd_tls_files.key_file,
+                 "TLS towards etcd: that certificate's unencrypted key (PEM)")
+    ->check(CLI::ExistingFile);
   std::uint64_t entity_seed = 0;
   cli.add_option("--entity-seed", entity_seed,
                  "picks the entity ids (default: --seed); processes sharing a store give "
@@ -179,6 +194,13 @@ int run(int argc, char** argv) {
     return tools::usage_error("--store etcd needs --endpoints, and --endpoints needs --store etcd");
   if (cli.count("--etcd-prefix") > 0 && store_kind != "etcd")
     return tools::usage_error("--etcd-prefix needs --store etcd");
+  etcd_tls_on = etcd_tls_on || !etcd_tls_files.ca_file.empty()
+                || !etcd_tls_files.cert_file.empty() || !etcd_tls_files.key_file.empty();
+  if (etcd_tls_on && store_kind != "etcd")
+    return tools::usage_error("--etcd-tls, --etcd-cacert, --etcd-cert and --etcd-key need "
+                              "--store etcd");
+  if (etcd_tls_files.cert_file.empty() != etcd_tls_files.key_file.empty())
+    return tools::usage_error("--etcd-cert and --etcd-key go together");
   std::vector<std::vector<std::string>> etcd_clusters;
   if (store_kind == "etcd") {
     for (const auto& cluster : clusters) {
@@ -244,8 +266,12 @@ int run(int argc, char** argv) {
       etcd_options options;
       options.endpoints = cluster;
       options.key_prefix = etcd_prefix;
+      if (etcd_tls_on)
+        options.tls = etcd_tls_files;
       auto opened = etcd_store::open(options);
       if (!opened) {
+        if (opened.error().code == ec::invalid_argument) // a TLS file that is no PEM
+          return tools::usage_error(opened.error().message);
         std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
         return tools::exit_unavailable;
       }
@@ -269,6 +295,20 @@ int run(int argc, char** argv) {
   }
   if (listen_at)
     return serve_node(*listen_at, node_opts, store, opts.app);
+  if (!connect_to && !opts.shared && opts.entities > 0) {
+    auto used = stress::first_used_entity(*store, opts);
+    if (!used) {
+      std::fprintf(stderr, "error: %s\n", to_string(used.error()).c_str());
+      return tools::exit_unavailable;
+    }
+    if (*used)
+      return tools::usage_error(
+        "entity " + to_string(**used) + " of this run (--entity-seed or --seed "
+        + std::to_string(opts.entity_seed.value_or(opts.seed))
+        + ") already has events in the store, and the verification would count them as "
+          "this run's: give another --seed, a fresh --db or --etcd-prefix, or (other "
+          "processes write these entities) --shared with a --seed of its own");
+  }
   if (!connect_to)
     r = stress::run(store, opts);
   if (connect_to)

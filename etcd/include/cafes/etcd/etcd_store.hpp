@@ -27,12 +27,26 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cafes/storage/event_store.hpp"
 
 namespace cafes {
+
+/// TLS towards the cluster: etcd serves its clients with --cert-file and
+/// --key-file, and checks their certificates with --client-cert-auth and
+/// --trusted-ca-file. Every file is PEM.
+struct etcd_tls {
+  /// The CA that signed the members' certificates; empty: the system's
+  /// CAs. Each member's certificate must name the host its endpoint gives.
+  std::string ca_file;
+  /// This client's certificate and its key (unencrypted), for a cluster
+  /// that checks its clients; both or neither.
+  std::string cert_file;
+  std::string key_file;
+};
 
 struct etcd_options {
   /// The cluster's members as HOST:PORT (all of them: the client goes on
@@ -54,6 +68,9 @@ struct etcd_options {
   std::size_t max_request_bytes = 1'572'864;
   /// etcd's --max-txn-ops (128 by default).
   std::size_t max_txn_ops = 128;
+  /// Set: every connection uses TLS; unset: plaintext (etcd's default,
+  /// for a cluster on a trusted network only).
+  std::optional<etcd_tls> tls;
 };
 
 /// Parses "HOST:PORT,HOST:PORT,...". Returns the endpoints.
@@ -66,10 +83,16 @@ public:
   /// Connects to the cluster and reads the global log's last position, so
   /// that a cluster that does not answer is an error here.
   /// Errors: `ec::invalid_argument` (no endpoints, a bad endpoint, a key
-  /// prefix over 64 bytes, a write timeout below the call timeout);
+  /// prefix over 64 bytes, a write timeout below the call timeout, a TLS
+  /// file that cannot be read or holds no PEM certificate or key, a client
+  /// certificate without its key or a key without its certificate);
   /// `ec::storage_unavailable` (no member answered within `call_timeout`,
-  /// or the cluster has no leader); `ec::decode_failure` (the stored last
-  /// position does not decode: not a cafes store under this prefix).
+  /// the cluster has no leader, or no TLS handshake succeeded: a member's
+  /// certificate not signed by the CA or not naming its host, a client
+  /// certificate the cluster refuses, TLS on one side only; the message
+  /// says whether the store connected with TLS); `ec::decode_failure` (the
+  /// stored last position does not decode: not a cafes store under this
+  /// prefix).
   static result<std::shared_ptr<etcd_store>> open(const etcd_options& options);
 
   ~etcd_store() override;

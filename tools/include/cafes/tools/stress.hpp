@@ -157,6 +157,15 @@ report run_remote(application& app, const options& opts);
 /// Returns the deterministic id of entity `index` in a run with `seed`.
 entity_id entity_of(std::uint64_t seed, std::uint64_t index);
 
+/// Returns the first of the run's entities (from `opts.entity_seed`, else
+/// `opts.seed`) that already has events in `store`, or nothing: a run's
+/// verification counts every event of its entities as its own, so a second
+/// run with the same seed over the same store would fail it with
+/// misleading violations (unless `opts.shared` says others write them).
+/// One `list_entities` call: a seed's ids are contiguous in id order.
+/// Errors: those of `store.list_entities`.
+result<std::optional<entity_id>> first_used_entity(event_store& store, const options& opts);
+
 /// Returns the process's peak resident memory in bytes (0 if unknown).
 std::uint64_t peak_rss_bytes();
 
