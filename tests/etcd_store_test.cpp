@@ -102,6 +102,28 @@ private:
   int last_status_ = -1;
 };
 
+/// Returns `endpoints` as cafes-stress's --endpoints takes them.
+std::string endpoint_list(const std::vector<std::string>& endpoints) {
+  std::string list;
+  for (const auto& endpoint : endpoints)
+    list += (list.empty() ? "" : ",") + endpoint;
+  return list;
+}
+
+/// Runs cafes-stress with `arguments` and checks that it exits 0 with its
+/// verification passed.
+void stress_passes(std::vector<std::string> arguments) {
+  temp_dir dir;
+  arguments.insert(arguments.begin(), CAFES_STRESS_PATH);
+  arguments.insert(arguments.end(), {"--progress", "none"});
+  child_process stress{arguments, {child_process::watch::out, dir.sub("err"), std::nullopt}};
+  auto status = stress.wait();
+  INFO(stress.text());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(std::regex_search(stress.text(), std::regex{"\nverification +passed\n"}));
+}
+
 /// What the writers of a fault test learned about their appends.
 struct ledger {
   std::mutex mutex;
@@ -673,10 +695,7 @@ TEST_CASE("two cafes-stress processes over one etcd cluster race on the same ent
           "and each one's subscribers see the other's events",
           "[etcd][processes]") {
   temp_dir dir;
-  auto endpoints = etcd_endpoints();
-  std::string list;
-  for (const auto& endpoint : endpoints)
-    list += (list.empty() ? "" : ",") + endpoint;
+  auto list = endpoint_list(etcd_endpoints());
   auto prefix = "test/" + to_string(uuid::random()) + "/";
   auto run = [&](const std::string& seed, const std::string& report) {
     return child_process{{CAFES_STRESS_PATH, "--store", "etcd", "--endpoints", list,
@@ -741,23 +760,10 @@ TEST_CASE("cafes-stress shards entities over two etcd clusters: each entity whol
           "every command verified",
           "[etcd][processes]") {
   own_cluster second{24881};
-  std::string first_list, second_list;
-  for (const auto& endpoint : etcd_endpoints())
-    first_list += (first_list.empty() ? "" : ",") + endpoint;
-  for (const auto& endpoint : second.endpoints())
-    second_list += (second_list.empty() ? "" : ",") + endpoint;
   auto prefix = "test/" + to_string(uuid::random()) + "/";
-  temp_dir dir;
-  child_process stress{{CAFES_STRESS_PATH, "--store", "etcd", "--endpoints", first_list,
-                        "--endpoints", second_list, "--etcd-prefix", prefix, "--entities",
-                        "100", "--clients", "32", "--commands", "30", "--stale", "0.1",
-                        "--progress", "none"},
-                       {child_process::watch::out, dir.sub("err"), std::nullopt}};
-  auto status = stress.wait();
-  INFO(stress.text());
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(std::regex_search(stress.text(), std::regex{"\nverification +passed\n"}));
+  stress_passes({"--store", "etcd", "--endpoints", endpoint_list(etcd_endpoints()),
+                 "--endpoints", endpoint_list(second.endpoints()), "--etcd-prefix", prefix,
+                 "--entities", "100", "--clients", "32", "--commands", "30", "--stale", "0.1"});
   // Each cluster holds a share of the entities, each whole, and its own log.
   auto one = open_etcd(prefix);
   auto two = open_etcd(prefix, second.endpoints());
@@ -894,21 +900,10 @@ TEST_CASE("over TLS (a cluster that checks client certificates) the store append
     REQUIRE(by_name.ok());
     CHECK(*(*by_name)->head(entity) == 5);
     // cafes-stress takes etcdctl's three files too.
-    temp_dir dir;
-    std::string list;
-    for (const auto& endpoint : cluster.endpoints())
-      list += (list.empty() ? "" : ",") + endpoint;
-    child_process stress{{CAFES_STRESS_PATH, "--store", "etcd", "--endpoints", list,
-                          "--etcd-prefix", options.key_prefix + "stress/", "--etcd-cacert",
-                          files.ca_file, "--etcd-cert", files.cert_file, "--etcd-key",
-                          files.key_file, "--entities", "20", "--clients", "8", "--commands",
-                          "20", "--progress", "none"},
-                         {child_process::watch::out, dir.sub("err"), std::nullopt}};
-    auto status = stress.wait();
-    INFO(stress.text());
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0);
-    CHECK(std::regex_search(stress.text(), std::regex{"\nverification +passed\n"}));
+    stress_passes({"--store", "etcd", "--endpoints", endpoint_list(cluster.endpoints()),
+                   "--etcd-prefix", options.key_prefix + "stress/", "--etcd-cacert",
+                   files.ca_file, "--etcd-cert", files.cert_file, "--etcd-key", files.key_file,
+                   "--entities", "20", "--clients", "8", "--commands", "20"});
   }
   { // without TLS: unavailable, saying it connected without TLS
     auto store = etcd_store::open(options);
