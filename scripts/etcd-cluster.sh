@@ -38,25 +38,28 @@ tls_dir="$dir/tls"
 tls_on() { [ -f "$tls_dir/ca.pem" ]; }
 scheme() { if tls_on; then echo https; else echo http; fi; }
 
-# Makes the test CA and the members' and client's certificates (once).
+# Makes the test CA and the members' and client's certificates (once;
+# valid for a year).
 make_tls() {
   tls_on && return
   command -v openssl >/dev/null || { echo "error: CAFES_ETCD_TLS needs openssl" >&2; exit 1; }
   mkdir -p "$tls_dir"
-  (
-    cd "$tls_dir"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem.new -days 30 \
-      -subj "/CN=cafes etcd test CA" 2>/dev/null
-    for name in member client; do
-      openssl req -newkey rsa:2048 -nodes -keyout "$name.key" -out "$name.csr" \
-        -subj "/CN=cafes etcd $name" 2>/dev/null
-      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' \
-        >"$name.ext"
-      openssl x509 -req -in "$name.csr" -CA ca.pem.new -CAkey ca.key -CAcreateserial \
-        -out "$name.pem" -days 30 -extfile "$name.ext" 2>/dev/null
-    done
-    mv ca.pem.new ca.pem # last: its presence says the files are complete
-  )
+  local log="$tls_dir/openssl.log" name
+  ssl() {
+    openssl "$@" >>"$log" 2>&1 \
+      || { echo "error: openssl $1 failed making the test certificates (see $log)" >&2; exit 1; }
+  }
+  ssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls_dir/ca.key" -out "$tls_dir/ca.pem.new" \
+    -days 365 -subj "/CN=cafes etcd test CA"
+  for name in member client; do
+    ssl req -newkey rsa:2048 -nodes -keyout "$tls_dir/$name.key" -out "$tls_dir/$name.csr" \
+      -subj "/CN=cafes etcd $name"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' \
+      >"$tls_dir/$name.ext"
+    ssl x509 -req -in "$tls_dir/$name.csr" -CA "$tls_dir/ca.pem.new" -CAkey "$tls_dir/ca.key" \
+      -CAcreateserial -out "$tls_dir/$name.pem" -days 365 -extfile "$tls_dir/$name.ext"
+  done
+  mv "$tls_dir/ca.pem.new" "$tls_dir/ca.pem" # last: its presence says the files are complete
 }
 
 # etcdctl, speaking TLS to a TLS cluster.

@@ -869,6 +869,66 @@ TEST_CASE("a subscription wakes at another process's commit through etcd's watch
   CHECK(out->events[1].position == 2);
 }
 
+TEST_CASE("the append watch, its member frozen, opens again on another member and misses "
+          "no commit made while it had no stream",
+          "[etcd][subscriptions][fault]") {
+  own_cluster cluster{24971};
+  // The watch opens on the first endpoint: a follower, so that freezing it
+  // leaves the leader and a quorum to the writer, which never uses it.
+  auto leader = cluster.leader();
+  auto watched = leader == 1 ? 2 : 1;
+  etcd_options options;
+  options.key_prefix = "watch/";
+  options.call_timeout = 1s;
+  options.write_timeout = 4s;
+  options.endpoints = {cluster.endpoint(watched)};
+  etcd_options writer_options = options;
+  for (int member = 1; member <= 3; ++member)
+    if (member != watched) {
+      options.endpoints.push_back(cluster.endpoint(member));
+      writer_options.endpoints.push_back(cluster.endpoint(member));
+    }
+  writer_options.endpoints.erase(writer_options.endpoints.begin());
+  auto opened_reader = etcd_store::open(options);
+  auto opened_writer = etcd_store::open(writer_options);
+  REQUIRE(opened_reader.ok());
+  REQUIRE(opened_writer.ok());
+  auto reader_store = *opened_reader;
+  auto writer = *opened_writer;
+  application_config slow_poll;
+  slow_poll.log_poll_interval = std::chrono::hours{1}; // only the watch can wake it
+  application reader{reader_store, slow_poll};
+  auto out = std::make_shared<delivered>();
+  reader.subscribe(reader.system().spawn(collect, out), 0);
+  auto delivered_within = [&](std::size_t count, steady::duration bound) {
+    auto give_up = steady::now() + bound;
+    while (out->count() < count && steady::now() < give_up)
+      std::this_thread::sleep_for(5ms);
+    return out->count() >= count;
+  };
+  auto entity = uuid::random();
+  REQUIRE(writer->append(make_append(entity, 0)).ok());
+  REQUIRE(delivered_within(1, 20s));
+  cluster.script("pause " + std::to_string(watched));
+  // The reader's calls leave the frozen member (one call timeout), so the
+  // read that follows the watch's call back is quick.
+  REQUIRE(reader_store->last_position().ok());
+  // Committed while the watch's stream hangs: it says nothing until gRPC's
+  // keepalive gives it up (5 to 7 s), then the watcher calls back (the
+  // subscription reads this commit) and waits 200 ms before a new stream.
+  REQUIRE(writer->append(make_append(entity, 1)).ok());
+  REQUIRE(delivered_within(2, 20s));
+  // Committed in that pause: only a stream that starts at the revision
+  // after the last one covered reports it (before the fix it was never
+  // delivered: the poll is an hour).
+  REQUIRE(writer->append(make_append(entity, 2)).ok());
+  CHECK(delivered_within(3, 10s));
+  cluster.script("resume " + std::to_string(watched));
+  std::lock_guard guard{out->mutex};
+  for (std::size_t k = 0; k < out->events.size(); ++k)
+    CHECK(out->events[k].position == k + 1);
+}
+
 TEST_CASE("over TLS (a cluster that checks client certificates) the store appends and "
           "reads, and every TLS mistake is a clear error",
           "[etcd]") {
@@ -948,5 +1008,15 @@ TEST_CASE("over TLS (a cluster that checks client certificates) the store append
     auto without_key = etcd_store::open(options);
     REQUIRE_FALSE(without_key.ok());
     CHECK(without_key.error().code == ec::invalid_argument);
+    auto encrypted = cluster.file("tls/client.enc.key"); // gRPC takes no passphrase
+    REQUIRE(std::system(("openssl pkey -in '" + files.key_file
+                         + "' -aes256 -passout pass:s3cret -out '" + encrypted + "'")
+                          .c_str())
+            == 0);
+    options.tls = etcd_tls{files.ca_file, files.cert_file, encrypted};
+    auto encrypted_key = etcd_store::open(options);
+    REQUIRE_FALSE(encrypted_key.ok());
+    CHECK(encrypted_key.error().code == ec::invalid_argument);
+    CHECK_THAT(encrypted_key.error().message, Catch::Contains("is encrypted"));
   }
 }

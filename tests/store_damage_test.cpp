@@ -490,9 +490,9 @@ TEST_CASE("a corrupt table file ends in a stable failed state: writes refused, n
   INFO((written ? "" : to_string(written.error())));
   REQUIRE(written.ok());
   CHECK(written->size() == version);
-  // Whatever the damaged file's bloom filter answers: about one probe in a
-  // hundred is a false positive, and a seek that lands before the file's
-  // first key must not read (and fail on) the damaged block there.
+  // Whatever the damaged file's bloom filter answers: about one probe in
+  // 200 is a false positive, and a seek that lands before the file's first
+  // key must not read (and fail on) the damaged block there.
   int failed_reads = 0;
   std::string first_failure;
   for (int probe = 0; probe < 3'000; ++probe) {

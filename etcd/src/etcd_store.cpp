@@ -127,9 +127,12 @@ failure to_failure(const grpc::Status& status, const std::string& what) {
 }
 
 /// Returns the text of PEM file `path` (`what` names it in errors), which
-/// must hold a block whose "-----BEGIN " line ends with `kind`.
-/// Errors: `ec::invalid_argument` when it cannot be read or holds no such
-/// block (gRPC would only fail each connection later, less clearly).
+/// must hold a block whose "-----BEGIN " line ends with `kind`. Only the
+/// labels are checked, not the contents: a damaged block, or a key that
+/// does not match its certificate, fails each connection later.
+/// Errors: `ec::invalid_argument` when it cannot be read, holds no such
+/// block, or holds an encrypted key (gRPC takes no passphrase), all of
+/// which gRPC would otherwise report only as a failed connection.
 result<std::string> read_pem(const std::string& path, const std::string& what,
                              std::string_view kind) {
   std::ifstream in{path, std::ios::binary};
@@ -142,9 +145,18 @@ result<std::string> read_pem(const std::string& path, const std::string& what,
   for (auto begin = pem.find("-----BEGIN "); begin != std::string::npos;
        begin = pem.find("-----BEGIN ", begin + 1)) {
     auto end = pem.find("-----", begin + 11);
-    if (end != std::string::npos
-        && std::string_view{pem}.substr(begin + 11, end - begin - 11).ends_with(kind))
-      return pem;
+    if (end == std::string::npos)
+      break;
+    auto label = std::string_view{pem}.substr(begin + 11, end - begin - 11);
+    if (!label.ends_with(kind))
+      continue;
+    auto block_end = pem.find("-----END ", end);
+    if (label.starts_with("ENCRYPTED")
+        || std::string_view{pem}.substr(end, block_end - end).find("ENCRYPTED")
+             != std::string_view::npos) // PKCS#8 or the older Proc-Type header
+      return failure::make(ec::invalid_argument, "etcd: the " + what + " '" + path
+                                                   + "' is encrypted: give an unencrypted key");
+    return pem;
   }
   return failure::make(ec::invalid_argument, "etcd: the " + what + " '" + path
                                                + "' holds no PEM " + std::string{kind});
@@ -536,10 +548,16 @@ result<std::shared_ptr<etcd_store>> etcd_store::open(const etcd_options& options
     if (error.code == ec::storage_unavailable) {
       if (!options.tls)
         error.message += " (connecting without TLS)";
-      else if (options.tls->ca_file.empty())
-        error.message += " (connecting with TLS, trusting the system's CAs)";
       else
-        error.message += " (connecting with TLS, trusting the CA in " + options.tls->ca_file + ")";
+        error.message += " (connecting with TLS, trusting "
+                         + (options.tls->ca_file.empty() ? std::string{"gRPC's default roots"}
+                                                         : "the CA in " + options.tls->ca_file)
+                         + (options.tls->cert_file.empty()
+                              ? std::string{", without a client certificate"}
+                              : ", with the client certificate " + options.tls->cert_file)
+                         + ": a CA that did not sign the members' certificates, a certificate "
+                           "or key the TLS library or the cluster refused, or a member "
+                           "without TLS fails the handshake)";
     }
     return error;
   }
@@ -567,8 +585,8 @@ namespace {
 /// A thread that watches the last-position key, which every append
 /// transaction writes, and calls back on each change. A watch stream that
 /// ends (its member died or lost its leader: the stream asks for one) is
-/// opened again on the next member, with a call back in case a commit fell
-/// in between.
+/// opened again on the next member from the revision after the last one it
+/// covered, so a commit made while no stream was open still calls back.
 class etcd_append_watch final : public append_watch {
 public:
   etcd_append_watch(std::vector<Watch::Stub*> members, std::string key,
@@ -590,6 +608,9 @@ public:
 
 private:
   void run() {
+    // The first revision no stream has covered yet; 0 before the first
+    // stream was created (it covers from then on).
+    std::int64_t next_revision = 0;
     for (std::size_t member = 0;; ++member) {
       grpc::ClientContext context;
       context.AddMetadata("hasleader", "true");
@@ -602,11 +623,27 @@ private:
       auto stream = members_[member % members_.size()]->Watch(&context);
       WatchRequest request;
       request.mutable_create_request()->set_key(key_);
+      request.mutable_create_request()->set_start_revision(next_revision);
       if (stream->Write(request)) {
         WatchResponse response;
-        while (stream->Read(&response))
+        while (stream->Read(&response)) {
+          if (response.created() && next_revision == 0)
+            next_revision = response.header().revision() + 1;
+          for (const auto& event : response.events())
+            next_revision = std::max(next_revision, event.kv().mod_revision() + 1);
+          if (response.compact_revision() > 0)
+            next_revision = 0; // compacted away: from now on (the call back covers the gap)
           if (response.events_size() > 0 || response.canceled())
             on_append_();
+          if (response.canceled()) {
+            // The member dropped the watch but may keep the stream: open
+            // a new one rather than wait on a stream that says nothing.
+            context.TryCancel();
+            while (stream->Read(&response)) {
+            }
+            break;
+          }
+        }
       }
       {
         std::lock_guard guard{mutex_};

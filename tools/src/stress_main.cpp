@@ -270,7 +270,9 @@ int run(int argc, char** argv) {
         options.tls = etcd_tls_files;
       auto opened = etcd_store::open(options);
       if (!opened) {
-        if (opened.error().code == ec::invalid_argument) // a TLS file that is no PEM
+        // Refused before connecting: a value given on the command line (a
+        // TLS file, an endpoint's host without an address).
+        if (opened.error().code == ec::invalid_argument)
           return tools::usage_error(opened.error().message);
         std::fprintf(stderr, "error: %s\n", opened.error().message.c_str());
         return tools::exit_unavailable;
@@ -301,13 +303,17 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "error: %s\n", to_string(used.error()).c_str());
       return tools::exit_unavailable;
     }
-    if (*used)
+    if (*used) {
+      auto seed_option = std::string{opts.entity_seed ? "--entity-seed" : "--seed"};
       return tools::usage_error(
-        "entity " + to_string(**used) + " of this run (--entity-seed or --seed "
+        "entity " + to_string(**used) + " of this run (" + seed_option + " "
         + std::to_string(opts.entity_seed.value_or(opts.seed))
         + ") already has events in the store, and the verification would count them as "
-          "this run's: give another --seed, a fresh --db or --etcd-prefix, or (other "
-          "processes write these entities) --shared with a --seed of its own");
+          "this run's: give another "
+        + seed_option
+        + ", a fresh --db or --etcd-prefix, or (other processes write these entities) "
+          "--shared with a --seed of its own");
+    }
   }
   if (!connect_to)
     r = stress::run(store, opts);

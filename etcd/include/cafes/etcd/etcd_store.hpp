@@ -39,8 +39,9 @@ namespace cafes {
 /// --key-file, and checks their certificates with --client-cert-auth and
 /// --trusted-ca-file. Every file is PEM.
 struct etcd_tls {
-  /// The CA that signed the members' certificates; empty: the system's
-  /// CAs. Each member's certificate must name the host its endpoint gives.
+  /// The CA that signed the members' certificates; empty: gRPC's default
+  /// roots (the file in GRPC_DEFAULT_SSL_ROOTS_FILE_PATH, else its own
+  /// set). Each member's certificate must name the host its endpoint gives.
   std::string ca_file;
   /// This client's certificate and its key (unencrypted), for a cluster
   /// that checks its clients; both or neither.
@@ -84,8 +85,9 @@ public:
   /// that a cluster that does not answer is an error here.
   /// Errors: `ec::invalid_argument` (no endpoints, a bad endpoint, a key
   /// prefix over 64 bytes, a write timeout below the call timeout, a TLS
-  /// file that cannot be read or holds no PEM certificate or key, a client
-  /// certificate without its key or a key without its certificate);
+  /// file that cannot be read, holds no PEM certificate or key, or holds an
+  /// encrypted key, a client certificate without its key or a key without
+  /// its certificate; file contents are not parsed here);
   /// `ec::storage_unavailable` (no member answered within `call_timeout`,
   /// the cluster has no leader, or no TLS handshake succeeded: a member's
   /// certificate not signed by the CA or not naming its host, a client

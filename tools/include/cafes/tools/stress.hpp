@@ -163,6 +163,7 @@ entity_id entity_of(std::uint64_t seed, std::uint64_t index);
 /// run with the same seed over the same store would fail it with
 /// misleading violations (unless `opts.shared` says others write them).
 /// One `list_entities` call: a seed's ids are contiguous in id order.
+/// `opts.entities` must be above 0.
 /// Errors: those of `store.list_entities`.
 result<std::optional<entity_id>> first_used_entity(event_store& store, const options& opts);
 
