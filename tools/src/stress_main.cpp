@@ -111,7 +111,7 @@ int run(int argc, char** argv) {
   etcd_tls etcd_tls_files;
   bool etcd_tls_on = false;
   cli.add_flag("--etcd-tls", etcd_tls_on,
-               "TLS towards etcd, trusting the system's CAs (implied by --etcd-cacert, "
+               "TLS towards etcd, trusting gRPC's default roots (implied by --etcd-cacert, "
                "--etcd-cert and --etcd-key)");
   cli.add_option("--etcd-cacert", etcd_tls_files.ca_file,
                  "TLS towards etcd: the CA of the members' certificates (PEM)")
